@@ -1,0 +1,49 @@
+# Courier Tracking System: `make run` starts the API on the demo database, `make test` runs the suite.
+# Both create the virtualenv, install the pinned dependencies and create the database if missing.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app1
+
+.PHONY: run test lint format venv env db check-db clean
+
+run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data
+	$(FLASK) init-db
+	$(BIN)/python app1.py
+
+test: venv check-db  ## Lint, then run the test suite against a throwaway database
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+env: .env  ## Create .env from .env.example with a freshly generated JWT secret
+
+.env:
+	@sed "s|^JWT_SECRET_KEY=.*|JWT_SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')|" \
+		.env.example > .env
+	@echo "Created .env with a new JWT_SECRET_KEY (edit it to change the configuration)."
+
+check-db: venv  ## Say clearly how to start MySQL when it cannot be reached
+	@$(BIN)/python -m courier.dbcheck
+
+db: venv env check-db  ## Create the database and schema (and demo data if it is empty)
+	$(FLASK) init-db
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

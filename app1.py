@@ -1,0 +1,325 @@
+"""Courier Tracking System: the Flask app factory and every role's routes.
+
+Handlers stay thin: parse, authorise (require_role first), call a courier.* module, respond.
+"""
+
+from flask import Blueprint, Flask, jsonify, request
+
+from courier import accounts, auth, db, errors, lifecycle, middleware, orders, schemas, support, tracking
+from courier.auth import require_role
+from courier.config import check_secret, from_env
+from courier.errors import bad_request, unauthorized
+from courier.pagination import page_args
+from courier.validation import choice_arg, clean, datetime_arg, int_arg, json_body
+
+ADMIN, CUSTOMER, COURIER = "admin", "customer", "delivery_person"
+
+api = Blueprint("api", __name__)
+
+
+def create_app(test_config=None):
+    """Create and configure the app; test_config overrides the environment."""
+    app = Flask(__name__)
+    app.config.from_mapping(from_env())
+    if test_config:
+        app.config.update(test_config)
+    check_secret(app)
+    middleware.init_app(app)
+    errors.register_error_handlers(app)
+    db.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(api)
+    return app
+
+
+# --------------------------------------------------------------------------------------------
+# Health (no login)
+# --------------------------------------------------------------------------------------------
+
+
+@api.get("/healthz")
+def healthz():
+    """The process is up (says nothing about the database)."""
+    return {"status": "ok"}
+
+
+@api.get("/readyz")
+def readyz():
+    """The database answers."""
+    db.query("SELECT 1")
+    return {"status": "ready"}
+
+
+# --------------------------------------------------------------------------------------------
+# Authentication and accounts
+# --------------------------------------------------------------------------------------------
+
+
+@api.post("/signup")
+def signup():
+    """A customer creates their own account."""
+    body = json_body(schemas.SIGNUP)
+    customer = accounts.create_customer(body)
+    return {"message": "Signup successful", "customer_id": customer["id"], "user": customer}, 201
+
+
+@api.post("/login")
+def login():
+    """One login for every role: email (customers, couriers) or username (admins), and password."""
+    body = json_body(schemas.LOGIN)
+    email, username = clean(body.get("email")), clean(body.get("username"))
+    if email is None and username is None:
+        raise bad_request("Missing required fields", "missing_fields", {"email": "required (or username)"})
+    found = auth.authenticate(email, username, body["password"])
+    if found is None:
+        raise unauthorized("Invalid credentials", "invalid_credentials")
+    role, user_id = found
+    tokens = auth.issue_tokens(role, user_id)
+    token = tokens.pop("token")
+    return {"message": "Login successful", "token": token, "role": role, "id": user_id, **tokens}
+
+
+@api.post("/register")
+def register():
+    """An admin creates a delivery person or another admin."""
+    require_role(ADMIN)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise bad_request("Request body must be a JSON object", "invalid_body")
+    user_type = body.get("user_type")
+    if user_type == COURIER:
+        user = accounts.create_courier(json_body(schemas.REGISTER_COURIER))
+        return {"message": "Delivery person registered", "user": user}, 201
+    if user_type == ADMIN:
+        user = accounts.create_admin(json_body(schemas.REGISTER_ADMIN))
+        return {"message": "Admin registered", "user": user}, 201
+    if user_type is None:
+        raise bad_request("Missing required fields", "missing_fields", {"user_type": "required"})
+    problem = "must be delivery_person or admin (customers sign up with POST /signup)"
+    raise bad_request(f"user_type {problem}", "invalid_fields", {"user_type": problem})
+
+
+# --------------------------------------------------------------------------------------------
+# Admin
+# --------------------------------------------------------------------------------------------
+
+
+@api.get("/admin/users")
+def admin_users():
+    """Users of every type (or ?type=), customers, then couriers, then admins."""
+    require_role(ADMIN)
+    user_type = choice_arg("type", schemas.USER_TYPES)
+    page = page_args({"type": (int, int)}, "type")
+    users, next_cursor = accounts.list_users(page, user_type)
+    return {"users": users, "next_cursor": next_cursor}
+
+
+@api.get("/admin/orders")
+def admin_orders():
+    """Orders, filtered by status, customer, courier and creation date, newest first by default."""
+    require_role(ADMIN)
+    where, args = orders.order_filters(
+        status=choice_arg("status", schemas.STATUSES),
+        customer_id=int_arg("customer_id"),
+        assigned_to=int_arg("assigned_to"),
+        created_from=datetime_arg("created_from"),
+        created_to=datetime_arg("created_to", end_of_day=True),
+    )
+    page = page_args({name: sort[2] for name, sort in orders.ORDER_SORTS.items()}, "-created_at")
+    rows, next_cursor = orders.list_orders(page, where, args)
+    return {"orders": rows, "next_cursor": next_cursor}
+
+
+@api.post("/admin/assign-delivery")
+def admin_assign_delivery():
+    """Assign a Pending order to a courier, or move an Assigned one with "reassign": true."""
+    caller = require_role(ADMIN)
+    body = json_body(schemas.ASSIGN)
+    with db.transaction():
+        lifecycle.assign(body["order_id"], body["delivery_person_id"], body.get("reassign", False), caller)
+    return {"message": "Order assigned successfully", "order": orders.get_order(body["order_id"])}
+
+
+@api.post("/admin/cancel-order/<int:order_id>")
+def admin_cancel_order(order_id):
+    """An admin cancels any order that is not final."""
+    caller = require_role(ADMIN)
+    body = json_body(schemas.CANCEL) if request.content_length else {}
+    with db.transaction():
+        lifecycle.cancel(order_id, caller, reason=clean(body.get("reason")))
+    return {"message": "Order cancelled", "order": orders.get_order(order_id)}
+
+
+@api.delete("/admin/delete-user/<user_type>/<int:user_id>")
+def admin_delete_user(user_type, user_id):
+    """Close an account; its orders, events, issues and feedback are kept."""
+    require_role(ADMIN)
+    if user_type not in schemas.USER_TYPES:
+        problem = "must be one of: " + ", ".join(schemas.USER_TYPES)
+        raise bad_request(f"user_type {problem}", "invalid_fields", {"user_type": problem})
+    accounts.delete_user(user_type, user_id)
+    return {"message": "User deleted successfully", "user_type": user_type, "user_id": user_id}
+
+
+@api.get("/admin/issues")
+def admin_issues():
+    """Issues raised by customers and couriers, newest first, optionally by ?status=."""
+    require_role(ADMIN)
+    status = choice_arg("status", schemas.ISSUE_STATUSES)
+    page = page_args({name: (int,) for name in support.ISSUE_SORTS}, "-issue_id")
+    rows, next_cursor = support.list_issues(page, status=status)
+    return {"issues": rows, "next_cursor": next_cursor}
+
+
+@api.patch("/admin/issues")
+def admin_answer_issue():
+    """Answer an issue and/or change its status."""
+    caller = require_role(ADMIN)
+    body = json_body(schemas.ANSWER_ISSUE)
+    issue = support.answer_issue(caller, body["issue_id"], body.get("response"), body.get("status"))
+    return {"message": "Issue updated successfully", "issue": issue}
+
+
+# --------------------------------------------------------------------------------------------
+# Customer
+# --------------------------------------------------------------------------------------------
+
+
+@api.post("/customer/place-order")
+def customer_place_order():
+    """Place an order; an Idempotency-Key header makes retries safe."""
+    caller = require_role(CUSTOMER)
+    body = json_body(schemas.PLACE_ORDER)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key.strip()) <= 255:
+        raise bad_request("Idempotency-Key must be 1 to 255 characters", "invalid_header")
+    order, created = orders.place_order(caller, body, key.strip() if key else None)
+    response = jsonify({"message": "Order placed successfully", "order": order})
+    response.status_code = 201
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@api.get("/customer/orders")
+def customer_orders():
+    """The customer's own orders, newest first, optionally by ?status=."""
+    caller = require_role(CUSTOMER)
+    where, args = orders.order_filters(
+        status=choice_arg("status", schemas.STATUSES),
+        customer_id=caller.id,
+        created_from=datetime_arg("created_from"),
+        created_to=datetime_arg("created_to", end_of_day=True),
+    )
+    page = page_args({name: sort[2] for name, sort in orders.ORDER_SORTS.items()}, "-created_at")
+    rows, next_cursor = orders.list_orders(page, where, args)
+    return {"orders": rows, "next_cursor": next_cursor}
+
+
+@api.get("/customer/track-order/<int:order_id>")
+def customer_track_order(order_id):
+    """The customer's order with its full timeline, courier and, while Out for Delivery, position."""
+    caller = require_role(CUSTOMER)
+    order = orders.customer_order(order_id, caller.id)
+    return tracking.customer_view(order)
+
+
+@api.post("/customer/cancel-order/<int:order_id>")
+def customer_cancel_order(order_id):
+    """The customer cancels their own order before pickup."""
+    caller = require_role(CUSTOMER)
+    body = json_body(schemas.CANCEL) if request.content_length else {}
+    with db.transaction():
+        lifecycle.cancel(order_id, caller, reason=clean(body.get("reason")), customer_id=caller.id)
+    return {"message": "Order cancelled", "order": orders.get_order(order_id)}
+
+
+@api.post("/customer/feedback")
+def customer_feedback():
+    """Feedback (and an optional 1-5 rating) on the customer's own delivered order, once."""
+    caller = require_role(CUSTOMER)
+    body = json_body(schemas.FEEDBACK)
+    feedback = support.add_feedback(caller, body["order_id"], body["feedback"], body.get("rating"))
+    return {"message": "Feedback submitted successfully", "feedback": feedback}, 201
+
+
+# --------------------------------------------------------------------------------------------
+# Customers and delivery persons
+# --------------------------------------------------------------------------------------------
+
+
+@api.post("/raise-issue")
+def raise_issue():
+    """A customer or courier reports a problem, optionally about an order they own or carry."""
+    caller = require_role(CUSTOMER, COURIER)
+    body = json_body(schemas.RAISE_ISSUE)
+    issue = support.raise_issue(caller, body["message"], body.get("order_id"))
+    return {"message": "Issue raised successfully", "issue": issue}, 201
+
+
+# --------------------------------------------------------------------------------------------
+# Delivery person
+# --------------------------------------------------------------------------------------------
+
+
+@api.get("/delivery/assigned-orders")
+def delivery_assigned_orders():
+    """The courier's active orders, oldest first."""
+    caller = require_role(COURIER)
+    page = page_args({"order_id": (int,)}, "order_id")
+    rows, next_cursor = orders.courier_orders(caller.id, page, finished=False)
+    return {"orders": rows, "next_cursor": next_cursor}
+
+
+@api.patch("/delivery/update-status")
+def delivery_update_status():
+    """The assigned courier moves an order along its lifecycle."""
+    caller = require_role(COURIER)
+    body = json_body(schemas.UPDATE_STATUS)
+    with db.transaction():
+        lifecycle.courier_update(
+            body["order_id"],
+            caller.id,
+            body["status"],
+            caller,
+            note=clean(body.get("note")),
+            location=clean(body.get("location")),
+            reason=body.get("reason"),
+        )
+    return {"message": "Status updated successfully", "order": orders.get_order(body["order_id"])}
+
+
+@api.patch("/delivery/update-location")
+def delivery_update_location():
+    """The courier reports a position and/or location text, for one or all of their active orders."""
+    caller = require_role(COURIER)
+    body = json_body(schemas.UPDATE_LOCATION)
+    lat, lng, location = body.get("latitude"), body.get("longitude"), clean(body.get("location"))
+    if (lat is None) != (lng is None):
+        missing = "longitude" if lng is None else "latitude"
+        problem = {missing: "required with the other coordinate"}
+        raise bad_request("Missing required fields", "missing_fields", problem)
+    if lat is None and location is None:
+        problem = {
+            "latitude": "required (with longitude) unless location is given",
+            "location": "required without coordinates",
+        }
+        raise bad_request("Missing required fields", "missing_fields", problem)
+    with db.transaction():
+        ids = tracking.update_location(caller, lat, lng, location, body.get("order_id"))
+    position = {"latitude": lat, "longitude": lng, "location": location}
+    return {"message": "Location updated successfully", "order_ids": ids, "position": position}
+
+
+@api.get("/delivery/history")
+def delivery_history():
+    """The courier's finished orders (Delivered, Returned, Cancelled), newest first."""
+    caller = require_role(COURIER)
+    page = page_args({"-closed_at": (orders.datetime, int)}, "-closed_at")
+    rows, next_cursor = orders.courier_orders(caller.id, page, finished=True)
+    return {"orders": rows, "next_cursor": next_cursor}
+
+
+if __name__ == "__main__":
+    application = create_app()
+    application.run(host=application.config["HOST"], port=application.config["PORT"])

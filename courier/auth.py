@@ -1,0 +1,184 @@
+"""Passwords, tokens and the one role check every protected handler calls: require_role()."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import current_app
+from flask_bcrypt import Bcrypt
+from flask_jwt_extended import (
+    JWTManager,
+    create_access_token,
+    create_refresh_token,
+    get_jwt,
+    verify_jwt_in_request,
+)
+
+from .db import execute, query
+from .errors import ApiError, error_response, forbidden
+
+bcrypt = Bcrypt()
+jwt = JWTManager()
+
+ROLES = ("admin", "customer", "delivery_person")
+# Every role's account table: (table, id column, login column).
+ACCOUNTS = {
+    "customer": ("customers", "customer_id", "email"),
+    "delivery_person": ("delivery_persons", "delivery_person_id", "email"),
+    "admin": ("admins", "id", "username"),
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the account id, its role and the login session of its token."""
+
+    id: int
+    role: str
+    session_id: str
+
+
+def hash_password(password):
+    return bcrypt.generate_password_hash(password).decode()
+
+
+def check_password(password_hash, password):
+    return bcrypt.check_password_hash(password_hash, password)
+
+
+def _dummy_hash():
+    """A hash to check against when the account is unknown, so both cases take as long."""
+    key = "dummy_password_hash"
+    if key not in current_app.extensions:
+        current_app.extensions[key] = hash_password(secrets.token_urlsafe(16))
+    return current_app.extensions[key]
+
+
+def find_account(email=None, username=None):
+    """The live account that logs in with this email or username, with its role, or None."""
+    if username is not None:
+        row = query(
+            "SELECT id, password FROM admins WHERE username = %s AND deleted_at IS NULL",
+            (username,),
+            one=True,
+        )
+        return ("admin", row) if row else (None, None)
+    entry = query(
+        "SELECT user_type, user_id FROM account_emails WHERE email = %s", (email.lower(),), one=True
+    )
+    if entry is None:
+        return None, None
+    table, id_column, _ = ACCOUNTS[entry["user_type"]]
+    row = query(
+        f"SELECT {id_column} AS id, password FROM {table} WHERE {id_column} = %s AND deleted_at IS NULL",
+        (entry["user_id"],),
+        one=True,
+    )
+    return (entry["user_type"], row) if row else (None, None)
+
+
+def authenticate(email, username, password):
+    """(role, id) for valid credentials, else None; unknown accounts cost a bcrypt check too."""
+    role, row = find_account(email=email, username=username)
+    if row is None:
+        check_password(_dummy_hash(), password)
+        return None
+    if not check_password(row["password"], password):
+        return None
+    return role, row["id"]
+
+
+def issue_tokens(role, user_id):
+    """Start a login session and return its access and refresh tokens."""
+    session_id = secrets.token_hex(16)
+    expires = datetime.now(UTC).replace(tzinfo=None) + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    execute(
+        "INSERT INTO auth_sessions (session_id, user_type, user_id, expires_at) VALUES (%s, %s, %s, %s)",
+        (session_id, role, user_id, expires),
+    )
+    claims = {"role": role, "sid": session_id}
+    identity = str(user_id)
+    return {
+        "token": create_access_token(identity=identity, additional_claims=claims),
+        "refresh_token": create_refresh_token(identity=identity, additional_claims=claims),
+        "token_type": "Bearer",
+        "expires_in": int(current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds()),
+    }
+
+
+def revoke_sessions(role, user_id, keep=None):
+    """Revoke every live session of an account (but `keep`), so its tokens stop working."""
+    execute(
+        "UPDATE auth_sessions SET revoked_at = UTC_TIMESTAMP(6)"
+        " WHERE user_type = %s AND user_id = %s AND revoked_at IS NULL AND session_id <> %s",
+        (role, user_id, keep or ""),
+    )
+
+
+def require_role(*roles, refresh=False):
+    """Verify the bearer token and that its role is one of `roles`; return the Caller.
+
+    No, bad, expired or revoked token: 401. A valid token of another role: 403.
+    """
+    verify_jwt_in_request(refresh=refresh)
+    claims = get_jwt()
+    role = claims.get("role")
+    if role not in roles:
+        raise forbidden(f"This endpoint is for {' or '.join(roles)} accounts", "wrong_role")
+    return Caller(int(claims["sub"]), role, claims["sid"])
+
+
+def _token_error(message, code):
+    return error_response(401, message, code)
+
+
+def init_app(app):
+    bcrypt.init_app(app)
+    jwt.init_app(app)
+
+    @jwt.token_in_blocklist_loader
+    def session_revoked(jwt_header, payload):
+        """A token is dead once its session is revoked, expired or unknown (deleted accounts included)."""
+        sid, role, sub = payload.get("sid"), payload.get("role"), payload.get("sub")
+        if not sid or role not in ROLES or not str(sub).isdigit():
+            return True
+        row = query(
+            "SELECT revoked_at FROM auth_sessions"
+            " WHERE session_id = %s AND user_type = %s AND user_id = %s AND expires_at > UTC_TIMESTAMP(6)",
+            (sid, role, int(sub)),
+            one=True,
+        )
+        return row is None or row["revoked_at"] is not None
+
+    @jwt.unauthorized_loader
+    def missing_token(reason):
+        return _token_error(
+            "Missing or malformed Authorization header (expected 'Bearer <token>')", "missing_token"
+        )
+
+    @jwt.invalid_token_loader
+    def invalid_token(reason):
+        return _token_error(f"Invalid token: {reason}", "invalid_token")
+
+    @jwt.expired_token_loader
+    def expired_token(jwt_header, payload):
+        return _token_error("Token has expired", "token_expired")
+
+    @jwt.revoked_token_loader
+    def revoked_token(jwt_header, payload):
+        return _token_error("Token has been revoked", "token_revoked")
+
+    @jwt.needs_fresh_token_loader
+    def needs_fresh(jwt_header, payload):
+        return _token_error("A fresh token is required", "fresh_token_required")
+
+    @jwt.user_lookup_error_loader
+    def lookup_error(jwt_header, payload):
+        return _token_error("Unknown account", "invalid_token")
+
+    @jwt.token_verification_failed_loader
+    def verification_failed(jwt_header, payload):
+        return _token_error("Invalid token", "invalid_token")
+
+
+__all__ = ["ApiError", "Caller", "require_role"]

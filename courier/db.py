@@ -1,0 +1,214 @@
+"""MySQL access: a connection pool per app, one connection per request on `g`, and the init-db command."""
+
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+import pymysql
+from dbutils.pooled_db import PooledDB
+from flask import current_app, g
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "schema.sql"
+SEED = ROOT / "seed.sql"
+MIGRATIONS = ROOT / "migrations"
+DB_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+def connect_args(config, database=True):
+    """Keyword arguments for pymysql.connect() from the app config."""
+    args = {
+        "host": config["MYSQL_HOST"],
+        "port": int(config["MYSQL_PORT"]),
+        "user": config["MYSQL_USER"],
+        "password": config["MYSQL_PASSWORD"],
+        "charset": "utf8mb4",
+        "cursorclass": pymysql.cursors.DictCursor,
+        "autocommit": True,
+        "connect_timeout": config["MYSQL_CONNECT_TIMEOUT"],
+        "read_timeout": config["MYSQL_READ_TIMEOUT"],
+        "write_timeout": config["MYSQL_READ_TIMEOUT"],
+        # Times are stored and compared in UTC; a blocked row lock gives up fast.
+        "init_command": "SET time_zone = '+00:00', innodb_lock_wait_timeout = 5",
+    }
+    if database:
+        args["database"] = config["MYSQL_DB"]
+    return args
+
+
+def init_pool(app):
+    """Create the app's pool; connections are opened lazily, so the app starts while MySQL is down."""
+    app.extensions["db_pool"] = PooledDB(
+        creator=pymysql,
+        mincached=0,
+        maxcached=app.config["DB_POOL_SIZE"],
+        maxconnections=app.config["DB_POOL_SIZE"],
+        blocking=True,
+        ping=1,  # check each connection when it is taken from the pool
+        reset=True,  # roll back anything left open when it is given back
+        **connect_args(app.config),
+    )
+
+
+def get_db():
+    """The request's connection, taken from the pool on first use."""
+    if "db" not in g:
+        g.db = current_app.extensions["db_pool"].connection()
+    return g.db
+
+
+def close_db(exc=None):
+    """Give the request's connection back to the pool."""
+    db = g.pop("db", None)
+    if db is not None:
+        try:
+            db.close()
+        except pymysql.err.Error:
+            pass
+
+
+def query(sql, args=(), one=False):
+    """Run a SELECT and return its rows (or the first row, or None, with one=True)."""
+    with get_db().cursor() as cur:
+        cur.execute(sql, args)
+        rows = cur.fetchall()
+    if one:
+        return rows[0] if rows else None
+    return list(rows)
+
+
+def execute(sql, args=()):
+    """Run a write and return the cursor's (lastrowid, rowcount)."""
+    with get_db().cursor() as cur:
+        cur.execute(sql, args)
+        return cur.lastrowid, cur.rowcount
+
+
+@contextmanager
+def transaction():
+    """Everything inside commits together or not at all."""
+    db = get_db()
+    db.begin()
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+
+
+def split_sql(text):
+    """Split a SQL file into statements (no procedures, so ';' at a line end ends one)."""
+    statements, current = [], []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("--")):
+            continue
+        current.append(line)
+        if stripped.endswith(";"):
+            statements.append("\n".join(current).rstrip().rstrip(";"))
+            current = []
+    if "".join(current).strip():
+        statements.append("\n".join(current))
+    return statements
+
+
+def run_sql_file(conn, path):
+    with conn.cursor() as cur:
+        for statement in split_sql(Path(path).read_text()):
+            cur.execute(statement)
+
+
+def migration_files():
+    """Forward migrations, in the order of their numeric prefix."""
+    return sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+def apply_schema(conn):
+    """Bring a database to the current schema without dropping anything.
+
+    A database that already records migrations gets the pending ones first; then
+    schema.sql (all CREATE ... IF NOT EXISTS) adds whatever tables are missing.
+    """
+    with conn.cursor() as cur:
+        cur.execute("SHOW TABLES LIKE 'schema_migrations'")
+        tracked = cur.fetchone() is not None
+        applied = set()
+        if tracked:
+            cur.execute("SELECT version FROM schema_migrations")
+            applied = {row["version"] for row in cur.fetchall()}
+    if tracked:
+        for path in migration_files():
+            version = int(path.name[:4])
+            if version not in applied:
+                run_sql_file(conn, path)
+                with conn.cursor() as cur:
+                    cur.execute("INSERT IGNORE INTO schema_migrations (version) VALUES (%s)", (version,))
+    run_sql_file(conn, SCHEMA)
+
+
+def is_empty(conn):
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT (SELECT COUNT(*) FROM admins) + (SELECT COUNT(*) FROM customers)"
+            " + (SELECT COUNT(*) FROM delivery_persons) AS n"
+        )
+        return cur.fetchone()["n"] == 0
+
+
+def create_database(config):
+    """Create the configured database if it is missing, and return a connection to it."""
+    name = config["MYSQL_DB"]
+    if not DB_NAME.match(name):
+        raise click.ClickException(f"MYSQL_DB must be letters, digits or '_', not {name!r}")
+    conn = pymysql.connect(**connect_args(config, database=False))
+    with conn.cursor() as cur:
+        cur.execute(
+            f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
+    conn.select_db(name)
+    return conn
+
+
+def unreachable_message(config, err):
+    return (
+        f"Cannot reach MySQL at {config['MYSQL_HOST']}:{config['MYSQL_PORT']} "
+        f"as {config['MYSQL_USER']!r}: {err}\n"
+        "Start it, then try again. On Debian/Ubuntu: `sudo service mariadb start` "
+        "(or `start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd`);\n"
+        "with Docker: `docker run -d -p 3306:3306 -e MARIADB_ALLOW_EMPTY_ROOT_PASSWORD=1 mariadb:11`.\n"
+        "Connection settings come from MYSQL_HOST, MYSQL_PORT, MYSQL_USER and MYSQL_PASSWORD (.env)."
+    )
+
+
+def init_db(config, seed=True):
+    """Create the database if needed, apply the schema, and seed it if it is empty."""
+    conn = create_database(config)
+    try:
+        apply_schema(conn)
+        seeded = False
+        if seed and is_empty(conn):
+            run_sql_file(conn, SEED)
+            seeded = True
+    finally:
+        conn.close()
+    return seeded
+
+
+@click.command("init-db")
+@click.option("--no-seed", is_flag=True, help="Do not load the demo data, even into an empty database.")
+def init_db_command(no_seed):
+    """Create the database if missing, apply schema.sql and load seed.sql into an empty database."""
+    config = current_app.config
+    try:
+        seeded = init_db(config, seed=not no_seed)
+    except pymysql.err.OperationalError as err:
+        raise click.ClickException(unreachable_message(config, err)) from err
+    click.echo(f"Database {config['MYSQL_DB']} is ready" + (" (demo data loaded)." if seeded else "."))
+
+
+def init_app(app):
+    init_pool(app)
+    app.teardown_appcontext(close_db)
+    app.cli.add_command(init_db_command)

@@ -1,0 +1,97 @@
+"""One error shape for every failure: {"error": <message>, "code": <snake_case>, ["fields": {...}]}."""
+
+import logging
+
+import pymysql
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error that becomes a JSON response with the given status."""
+
+    def __init__(self, status, message, code, fields=None, **extra):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.fields = fields
+        self.extra = extra
+
+    def body(self):
+        body = {"error": self.message, "code": self.code}
+        if self.fields:
+            body["fields"] = self.fields
+        body.update(self.extra)
+        return body
+
+
+def bad_request(message, code="invalid_input", fields=None, **extra):
+    return ApiError(400, message, code, fields, **extra)
+
+
+def not_found(what):
+    return ApiError(404, f"{what} not found", f"{what.lower().replace(' ', '_')}_not_found")
+
+
+def conflict(message, code, **extra):
+    return ApiError(409, message, code, **extra)
+
+
+def forbidden(message="You are not allowed to do this", code="forbidden"):
+    return ApiError(403, message, code)
+
+
+def unauthorized(message, code="unauthorized"):
+    return ApiError(401, message, code)
+
+
+def error_response(status, message, code, **extra):
+    response = jsonify({"error": message, "code": code, **extra})
+    response.status_code = status
+    return response
+
+
+# Readable messages for the HTTP errors Flask and Werkzeug raise themselves.
+HTTP_MESSAGES = {
+    400: ("Request body must be valid JSON", "malformed_json"),
+    404: ("Not found", "not_found"),
+    405: ("Method not allowed", "method_not_allowed"),
+    413: ("Request body too large (1 MiB at most)", "body_too_large"),
+    415: ("Request body must be JSON", "unsupported_media_type"),
+}
+
+DB_DOWN = (503, "Database unavailable, please retry shortly", "database_unavailable")
+
+
+def register_error_handlers(app):
+    """Turn every exception into the one JSON error shape; never a traceback."""
+
+    @app.errorhandler(ApiError)
+    def handle_api_error(err):
+        response = jsonify(err.body())
+        response.status_code = err.status
+        return response
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(err):
+        message, code = HTTP_MESSAGES.get(
+            err.code, (err.description or err.name, err.name.lower().replace(" ", "_"))
+        )
+        response = error_response(err.code, message, code)
+        if err.code == 405 and err.valid_methods:
+            response.headers["Allow"] = ", ".join(err.valid_methods)
+        return response
+
+    @app.errorhandler(pymysql.err.OperationalError)
+    @app.errorhandler(pymysql.err.InterfaceError)
+    def handle_db_down(err):
+        log.warning("database unavailable: %s", err)
+        return error_response(*DB_DOWN)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(err):
+        log.exception("unhandled error")
+        return error_response(500, "Internal server error", "internal_error")

@@ -1,0 +1,166 @@
+"""The order lifecycle: who may move an order from which status to which, and the evented, locked change."""
+
+from .db import execute, query
+from .errors import ApiError, bad_request, conflict, not_found
+
+ADMIN, CUSTOMER, COURIER = "admin", "customer", "delivery_person"
+FINAL = ("Delivered", "Returned", "Cancelled")
+ACTIVE = ("Assigned", "Picked Up", "In Transit", "Out for Delivery", "Failed Attempt")
+
+# (from, to) -> the roles that may make that move. PRODUCT.md's table, with issue #3's refinement
+# that an admin may cancel any order that is not final.
+TRANSITIONS = {
+    ("Pending", "Assigned"): {ADMIN},
+    ("Assigned", "Assigned"): {ADMIN},  # reassignment, with "reassign": true
+    ("Pending", "Cancelled"): {CUSTOMER, ADMIN},
+    ("Assigned", "Cancelled"): {CUSTOMER, ADMIN},
+    ("Assigned", "Picked Up"): {COURIER},
+    ("Picked Up", "In Transit"): {COURIER},
+    ("Picked Up", "Out for Delivery"): {COURIER},
+    ("In Transit", "Out for Delivery"): {COURIER},
+    ("Out for Delivery", "Delivered"): {COURIER},
+    ("Out for Delivery", "Failed Attempt"): {COURIER},
+    ("Failed Attempt", "Out for Delivery"): {COURIER},
+    ("Failed Attempt", "Returned"): {COURIER, ADMIN},
+    ("Picked Up", "Cancelled"): {ADMIN},
+    ("In Transit", "Cancelled"): {ADMIN},
+    ("Out for Delivery", "Cancelled"): {ADMIN},
+    ("Failed Attempt", "Cancelled"): {ADMIN},
+}
+
+
+def allowed_next(status, role):
+    """The statuses `role` may move an order in `status` to, in lifecycle order."""
+    from .schemas import STATUSES
+
+    targets = {to for (frm, to), roles in TRANSITIONS.items() if frm == status and role in roles}
+    return [s for s in STATUSES if s in targets]
+
+
+def check_transition(status, to, role):
+    """Raise 409, naming the allowed next statuses, unless `role` may move `status` to `to`."""
+    if role in TRANSITIONS.get((status, to), ()):
+        return
+    allowed = allowed_next(status, role)
+    if status in FINAL:
+        message = f"Order is {status}, which is final"
+    else:
+        message = f"Cannot change status from {status} to {to}"
+    raise ApiError(
+        409,
+        message,
+        "illegal_transition",
+        current_status=status,
+        allowed=allowed,
+    )
+
+
+def actor_name(caller):
+    """The caller's display name, recorded on the events they cause."""
+    from .auth import ACCOUNTS
+
+    table, id_column, _ = ACCOUNTS[caller.role]
+    name_column = "username" if caller.role == ADMIN else "name"
+    row = query(f"SELECT {name_column} AS name FROM {table} WHERE {id_column} = %s", (caller.id,), one=True)
+    return row["name"] if row else None
+
+
+def add_event(order_id, type_, status, actor, note=None, location=None, reason=None, lat=None, lng=None):
+    """Append one event to an order's timeline (events are never edited or deleted)."""
+    event_id, _ = execute(
+        "INSERT INTO order_events (order_id, type, status, note, reason, location, latitude, longitude,"
+        " actor_role, actor_id, actor_name) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (order_id, type_, status, note, reason, location, lat, lng, actor.role, actor.id, actor_name(actor)),
+    )
+    return event_id
+
+
+def lock_order(order_id):
+    """Read an order and hold its row lock until the transaction ends."""
+    return query(
+        "SELECT order_id, customer_id, assigned_to, status FROM orders WHERE order_id = %s FOR UPDATE",
+        (order_id,),
+        one=True,
+    )
+
+
+def set_status(order_id, status, location=None, assigned_to=None):
+    """Write a new status (and closing time when it is final) on a locked order."""
+    execute(
+        "UPDATE orders SET status = %s, location = COALESCE(%s, location),"
+        " assigned_to = COALESCE(%s, assigned_to),"
+        " closed_at = IF(%s, UTC_TIMESTAMP(6), NULL) WHERE order_id = %s",
+        (status, location, assigned_to, status in FINAL, order_id),
+    )
+
+
+def assign(order_id, courier_id, reassign, actor):
+    """Assign (or, with reassign, move) an order to a courier. Call inside a transaction."""
+    courier = query(
+        "SELECT delivery_person_id, name FROM delivery_persons"
+        " WHERE delivery_person_id = %s AND deleted_at IS NULL",
+        (courier_id,),
+        one=True,
+    )
+    if courier is None:
+        raise not_found("Delivery person")
+    order = lock_order(order_id)
+    if order is None:
+        raise not_found("Order")
+    if order["status"] == "Assigned":
+        if not reassign:
+            raise conflict(
+                'Order is already assigned; send "reassign": true to move it to another courier',
+                "already_assigned",
+                assigned_to=order["assigned_to"],
+            )
+        if order["assigned_to"] == courier_id:
+            raise conflict("Order is already assigned to this courier", "already_assigned")
+    check_transition(order["status"], "Assigned", actor.role)
+    set_status(order_id, "Assigned", assigned_to=courier_id)
+    verb = "Reassigned" if order["status"] == "Assigned" else "Assigned"
+    add_event(order_id, "assignment", "Assigned", actor, note=f"{verb} to {courier['name']}")
+
+
+def cancel(order_id, actor, reason=None, customer_id=None):
+    """Cancel an order; a customer may cancel only their own. Call inside a transaction."""
+    order = lock_order(order_id)
+    if order is None or (customer_id is not None and order["customer_id"] != customer_id):
+        raise not_found("Order")
+    check_transition(order["status"], "Cancelled", actor.role)
+    set_status(order_id, "Cancelled")
+    add_event(order_id, "status", "Cancelled", actor, note=reason or "Cancelled")
+
+
+def courier_update(order_id, courier_id, status, actor, note=None, location=None, reason=None):
+    """A courier's status change on an order assigned to them. Call inside a transaction."""
+    if status == "Failed Attempt" and not reason:
+        raise bad_request(
+            "reason is required for a failed attempt",
+            "missing_fields",
+            {"reason": "required"},
+        )
+    order = lock_order(order_id)
+    if order is None or order["assigned_to"] != courier_id:
+        raise not_found("Order")
+    check_transition(order["status"], status, actor.role)
+    set_status(order_id, status, location=location)
+    add_event(
+        order_id,
+        "status",
+        status,
+        actor,
+        note=note,
+        location=location,
+        reason=reason if status == "Failed Attempt" else None,
+    )
+
+
+def admin_return(order_id, actor, note=None):
+    """An admin closes a failed delivery as Returned. Call inside a transaction."""
+    order = lock_order(order_id)
+    if order is None:
+        raise not_found("Order")
+    check_transition(order["status"], "Returned", actor.role)
+    set_status(order_id, "Returned")
+    add_event(order_id, "status", "Returned", actor, note=note or "Returned to sender")

@@ -1,0 +1,161 @@
+"""Orders: placing them (idempotently), reading them in each role's view, and listing them page by page."""
+
+import hashlib
+import json
+import secrets
+from datetime import datetime
+
+import pymysql
+
+from . import pagination
+from .db import execute, query, transaction
+from .errors import ApiError, conflict, not_found
+from .lifecycle import add_event
+from .validation import clean
+
+TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+ORDER_COLUMNS = (
+    "o.order_id, o.tracking_number, o.customer_id, o.assigned_to, o.status, o.location,"
+    " o.pickup_address, o.delivery_address, o.recipient_name, o.recipient_phone, o.description,"
+    " o.weight_kg, o.created_at, o.updated_at, o.closed_at"
+)
+
+# Sort orders a list accepts, each with its key columns (from this allow-list only) and their types.
+ORDER_SORTS = {
+    "-created_at": (("o.created_at", "o.order_id"), True, (datetime, int)),
+    "created_at": (("o.created_at", "o.order_id"), False, (datetime, int)),
+    "-order_id": (("o.order_id",), True, (int,)),
+    "order_id": (("o.order_id",), False, (int,)),
+}
+
+
+def new_tracking_number():
+    """CT + 16 random Crockford base32 characters: 80 random bits, unrelated to the order id."""
+    return "CT" + "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(16))
+
+
+def _request_hash(body):
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def get_order(order_id):
+    return query(f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.order_id = %s", (order_id,), one=True)
+
+
+def customer_order(order_id, customer_id):
+    """The customer's own order; someone else's is reported as not found."""
+    order = get_order(order_id)
+    if order is None or order["customer_id"] != customer_id:
+        raise not_found("Order")
+    return order
+
+
+def _replay(customer_id, key, request_hash):
+    existing = query(
+        f"SELECT {ORDER_COLUMNS}, o.request_hash FROM orders o"
+        " WHERE o.customer_id = %s AND o.idempotency_key = %s",
+        (customer_id, key),
+        one=True,
+    )
+    if existing is None:
+        return None
+    if existing.pop("request_hash") != request_hash:
+        raise conflict(
+            "This Idempotency-Key was already used with a different request body",
+            "idempotency_key_reused",
+        )
+    return existing
+
+
+def place_order(caller, body, idempotency_key=None):
+    """Create an order and its first event; return (order, created). A repeated key returns the original."""
+    fields = {name: clean(body.get(name)) for name in body}
+    request_hash = _request_hash(fields)
+    if idempotency_key:
+        existing = _replay(caller.id, idempotency_key, request_hash)
+        if existing:
+            return existing, False
+    try:
+        with transaction():
+            customer = query("SELECT address FROM customers WHERE customer_id = %s", (caller.id,), one=True)
+            order_id, _ = execute(
+                "INSERT INTO orders (tracking_number, customer_id, pickup_address, delivery_address,"
+                " recipient_name, recipient_phone, description, weight_kg, idempotency_key, request_hash)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    new_tracking_number(),
+                    caller.id,
+                    fields.get("pickup_address") or customer["address"],
+                    fields["delivery_address"],
+                    fields["recipient_name"],
+                    fields.get("recipient_phone"),
+                    fields.get("description"),
+                    fields.get("weight_kg"),
+                    idempotency_key or None,
+                    request_hash if idempotency_key else None,
+                ),
+            )
+            add_event(order_id, "created", "Pending", caller, note="Order placed")
+    except pymysql.err.IntegrityError:
+        # Another request with the same key won the race: answer as a replay of it.
+        existing = idempotency_key and _replay(caller.id, idempotency_key, request_hash)
+        if existing:
+            return existing, False
+        raise
+    return get_order(order_id), True
+
+
+def _order_page(where, args, columns, descending, page):
+    """One page of orders matching `where`; columns and fragments come from allow-lists only."""
+    after_sql, after_args = pagination.keyset(columns, descending, page.after)
+    rows = query(
+        f"SELECT {ORDER_COLUMNS} FROM orders o WHERE {where} AND {after_sql}"
+        f" ORDER BY {pagination.order_by(columns, descending)} LIMIT %s",
+        (*args, *after_args, page.limit + 1),
+    )
+    names = [column.split(".")[1] for column in columns]
+    return pagination.finish(rows, page, lambda row: [row[name] for name in names])
+
+
+def list_orders(page, where, args):
+    """One page of orders matching the filters from order_filters(), in the page's sort order."""
+    columns, descending, _ = ORDER_SORTS[page.sort]
+    return _order_page(" AND ".join(where), args, columns, descending, page)
+
+
+def order_filters(status=None, customer_id=None, assigned_to=None, created_from=None, created_to=None):
+    """WHERE fragments and their arguments for the order list filters."""
+    where, args = ["1=1"], []
+    for column, value in (
+        ("o.status = %s", status),
+        ("o.customer_id = %s", customer_id),
+        ("o.assigned_to = %s", assigned_to),
+        ("o.created_at >= %s", created_from),
+        ("o.created_at <= %s", created_to),
+    ):
+        if value is not None:
+            where.append(column)
+            args.append(value)
+    return where, args
+
+
+def courier_orders(courier_id, page, finished):
+    """A courier's active orders (oldest first) or finished ones (newest first)."""
+    if finished:
+        columns, descending = ("o.closed_at", "o.order_id"), True
+        where = "o.assigned_to = %s AND o.closed_at IS NOT NULL"
+    else:
+        columns, descending = ("o.order_id",), False
+        where = "o.assigned_to = %s AND o.closed_at IS NULL"
+    return _order_page(where, (courier_id,), columns, descending, page)
+
+
+def require_order(order_id):
+    order = get_order(order_id)
+    if order is None:
+        raise not_found("Order")
+    return order
+
+
+__all__ = ["ApiError", "place_order"]

@@ -1,0 +1,119 @@
+"""JSON Schemas of every request body: they validate requests and are published in the OpenAPI document."""
+
+STATUSES = [
+    "Pending",
+    "Assigned",
+    "Picked Up",
+    "In Transit",
+    "Out for Delivery",
+    "Delivered",
+    "Failed Attempt",
+    "Returned",
+    "Cancelled",
+]
+FAILURE_REASONS = ["recipient_unavailable", "address_not_found", "refused", "damaged", "other"]
+ISSUE_STATUSES = ["Open", "In Progress", "Resolved", "Closed"]
+USER_TYPES = ["customer", "delivery_person", "admin"]
+MAX_ID = 2**53
+
+
+def text(max_length, nullable=False, **extra):
+    schema = {"type": ["string", "null"] if nullable else "string", "maxLength": max_length}
+    schema.update(extra)
+    return schema
+
+
+def identifier(nullable=False):
+    return {"type": ["integer", "null"] if nullable else "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+def obj(required, **properties):
+    """A closed object: unknown fields are rejected."""
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+EMAIL = text(254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", **{"x-problem": "must be a valid email address"})
+PASSWORD = {"type": "string", "minLength": 8, "maxLength": 72, "description": "8 to 72 bytes"}
+PHONE = text(40, nullable=True, pattern=r"^\+?[0-9 ()./-]{3,40}$", **{"x-problem": "must be a phone number"})
+LATITUDE = {"type": ["number", "null"], "minimum": -90, "maximum": 90}
+LONGITUDE = {"type": ["number", "null"], "minimum": -180, "maximum": 180}
+
+SIGNUP = obj(
+    ["name", "email", "password", "address"],
+    name=text(200),
+    email=EMAIL,
+    password=PASSWORD,
+    address=text(500),
+    phone=PHONE,
+)
+LOGIN = obj(
+    ["password"],
+    email=text(254, nullable=True),
+    username=text(64, nullable=True),
+    password={"type": "string", "maxLength": 1024},
+)
+REGISTER_COURIER = obj(
+    ["user_type", "name", "email", "password"],
+    user_type={"enum": ["delivery_person"]},
+    name=text(200),
+    email=EMAIL,
+    password=PASSWORD,
+    phone=PHONE,
+)
+REGISTER_ADMIN = obj(
+    ["user_type", "username", "password"],
+    user_type={"enum": ["admin"]},
+    username=text(
+        64, pattern=r"^[A-Za-z0-9_.@-]{3,64}$", **{"x-problem": "must be 3-64 letters, digits or _.@-"}
+    ),
+    password=PASSWORD,
+)
+PLACE_ORDER = obj(
+    ["delivery_address", "recipient_name"],
+    delivery_address=text(500),
+    recipient_name=text(200),
+    pickup_address=text(500, nullable=True),
+    recipient_phone=PHONE,
+    description=text(1000, nullable=True),
+    weight_kg={"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 100000},
+)
+ASSIGN = obj(
+    ["order_id", "delivery_person_id"],
+    order_id=identifier(),
+    delivery_person_id=identifier(),
+    reassign={"type": "boolean"},
+)
+CANCEL = obj([], reason=text(500, nullable=True))
+UPDATE_STATUS = obj(
+    ["order_id", "status"],
+    order_id=identifier(),
+    status={"enum": STATUSES},
+    note=text(1000, nullable=True),
+    location=text(255, nullable=True),
+    reason={"enum": [*FAILURE_REASONS, None]},
+)
+UPDATE_LOCATION = obj(
+    [],
+    latitude=LATITUDE,
+    longitude=LONGITUDE,
+    location=text(255, nullable=True),
+    order_id=identifier(nullable=True),
+)
+RAISE_ISSUE = obj(["message"], message=text(5000), order_id=identifier(nullable=True))
+ANSWER_ISSUE = obj(
+    ["issue_id"],
+    issue_id=identifier(),
+    response=text(5000, nullable=True),
+    status={"enum": [*ISSUE_STATUSES, None]},
+)
+FEEDBACK = obj(
+    ["order_id", "feedback"],
+    order_id=identifier(),
+    feedback=text(2000),
+    rating={"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+)

@@ -1,0 +1,137 @@
+"""Request parsing: JSON bodies checked against the JSON Schemas in schemas.py, and query parameters."""
+
+from datetime import UTC, date, datetime
+
+from flask import request
+from jsonschema import Draft202012Validator
+
+from .errors import bad_request
+
+_validators = {}
+
+
+def _validator(schema):
+    key = id(schema)
+    if key not in _validators:
+        _validators[key] = Draft202012Validator(schema)
+    return _validators[key]
+
+
+def _problem(error):
+    """A short, readable description of one jsonschema error."""
+    kind, value = error.validator, error.validator_value
+    if kind == "type":
+        names = value if isinstance(value, list) else [value]
+        names = [n for n in names if n != "null"]
+        article = "an" if names and names[0][0] in "aeiou" else "a"
+        return f"must be {article} {' or '.join(names)}"
+    if kind == "minLength":
+        return "must not be empty"
+    if kind == "maxLength":
+        return f"must be at most {value} characters"
+    if kind == "minimum":
+        return f"must be at least {value}"
+    if kind == "maximum":
+        return f"must be at most {value}"
+    if kind == "exclusiveMinimum":
+        return f"must be greater than {value}"
+    if kind == "enum":
+        return "must be one of: " + ", ".join(str(v) for v in value if v is not None)
+    if kind == "pattern":
+        return error.schema.get("x-problem", "has an invalid format")
+    return error.message
+
+
+def validate(schema, data):
+    """Check a body against a schema; raise a 400 naming every offending field."""
+    if not isinstance(data, dict):
+        raise bad_request("Request body must be a JSON object", "invalid_body")
+    fields = {}
+    # A blank required string counts as missing, as in the original API.
+    for name in schema.get("required", []):
+        value = data.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            fields[name] = "required"
+    if fields:
+        raise bad_request("Missing required fields", "missing_fields", fields)
+    for error in _validator(schema).iter_errors(data):
+        if error.validator == "additionalProperties":
+            allowed = set(schema.get("properties", {}))
+            for name in data:
+                if name not in allowed:
+                    fields[name] = "unknown field"
+            continue
+        name = ".".join(str(p) for p in error.absolute_path) or "body"
+        fields.setdefault(name, _problem(error))
+    if fields:
+        if len(fields) == 1:
+            name, problem = next(iter(fields.items()))
+            message = f"Unknown field: {name}" if problem == "unknown field" else f"{name} {problem}"
+        else:
+            message = "Invalid fields: " + ", ".join(sorted(fields))
+        raise bad_request(message, "invalid_fields", fields)
+    return data
+
+
+def json_body(schema):
+    """The request's JSON body, validated; a body that is not JSON gets 400."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise bad_request("Request body must be a JSON object", "invalid_body")
+    return validate(schema, data)
+
+
+def clean(value):
+    """Strip a string and turn a blank one into None."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def int_arg(name, minimum=1):
+    """An optional integer query parameter."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(
+            f"{name} must be an integer", "invalid_query", {name: "must be an integer"}
+        ) from None
+    if value < minimum or value > 2**53:
+        raise bad_request(f"{name} is out of range", "invalid_query", {name: "out of range"})
+    return value
+
+
+def choice_arg(name, choices):
+    """An optional query parameter that must be one of the given values."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in choices:
+        problem = "must be one of: " + ", ".join(choices)
+        raise bad_request(f"{name} {problem}", "invalid_query", {name: problem})
+    return raw
+
+
+def datetime_arg(name, end_of_day=False):
+    """An optional ISO 8601 date or date-time query parameter, as naive UTC."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            value = datetime(day.year, day.month, day.day)
+            if end_of_day:
+                value = value.replace(hour=23, minute=59, second=59, microsecond=999999)
+            return value
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        problem = "must be an ISO 8601 date or date-time"
+        raise bad_request(f"{name} {problem}", "invalid_query", {name: problem}) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value

@@ -1,0 +1,178 @@
+-- Courier Tracking System: the complete current schema.
+-- Safe to re-run: every statement creates only what is missing and drops nothing.
+-- MySQL 8 or MariaDB 10.6+, InnoDB, utf8mb4. All times are UTC (the app sets time_zone = '+00:00').
+-- Changes to tables that already hold data ship as forward migrations in migrations/.
+
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INT UNSIGNED NOT NULL PRIMARY KEY,
+  applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS customers (
+  customer_id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  name VARCHAR(200) NOT NULL,
+  email VARCHAR(254) NOT NULL,
+  password VARCHAR(255) NOT NULL COMMENT 'bcrypt hash',
+  address VARCHAR(500) NOT NULL,
+  phone VARCHAR(40) NULL,
+  created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  deleted_at DATETIME(6) NULL,
+  KEY ix_customers_email (email)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS delivery_persons (
+  delivery_person_id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  name VARCHAR(200) NOT NULL,
+  email VARCHAR(254) NOT NULL,
+  password VARCHAR(255) NOT NULL COMMENT 'bcrypt hash',
+  phone VARCHAR(40) NULL,
+  location VARCHAR(255) NULL COMMENT 'last reported location text',
+  latitude DECIMAL(9,6) NULL,
+  longitude DECIMAL(9,6) NULL,
+  position_at DATETIME(6) NULL COMMENT 'when the last position was reported',
+  created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  deleted_at DATETIME(6) NULL,
+  KEY ix_delivery_persons_email (email)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS admins (
+  id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  username VARCHAR(64) NOT NULL,
+  password VARCHAR(255) NOT NULL COMMENT 'bcrypt hash',
+  created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  deleted_at DATETIME(6) NULL,
+  UNIQUE KEY uq_admins_username (username)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- One email belongs to one account across customers and delivery persons.
+-- Emails are not reused after an account is deleted, so history stays unambiguous.
+CREATE TABLE IF NOT EXISTS account_emails (
+  email VARCHAR(254) NOT NULL PRIMARY KEY,
+  user_type VARCHAR(20) NOT NULL,
+  user_id INT UNSIGNED NOT NULL,
+  CONSTRAINT chk_account_emails_type CHECK (user_type IN ('customer', 'delivery_person'))
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- A login session: every token carries its session_id; revoking the session revokes its tokens.
+CREATE TABLE IF NOT EXISTS auth_sessions (
+  session_id CHAR(32) NOT NULL PRIMARY KEY,
+  user_type VARCHAR(20) NOT NULL,
+  user_id INT UNSIGNED NOT NULL,
+  created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  expires_at DATETIME(6) NOT NULL,
+  revoked_at DATETIME(6) NULL,
+  KEY ix_auth_sessions_user (user_type, user_id),
+  KEY ix_auth_sessions_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS orders (
+  order_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  tracking_number VARCHAR(24) NOT NULL COMMENT 'random, unguessable, public',
+  customer_id INT UNSIGNED NOT NULL,
+  assigned_to INT UNSIGNED NULL COMMENT 'delivery_persons.delivery_person_id',
+  status VARCHAR(20) NOT NULL DEFAULT 'Pending',
+  location VARCHAR(255) NULL COMMENT 'last known location text',
+  latitude DECIMAL(9,6) NULL,
+  longitude DECIMAL(9,6) NULL,
+  position_at DATETIME(6) NULL,
+  pickup_address VARCHAR(500) NOT NULL,
+  delivery_address VARCHAR(500) NOT NULL,
+  recipient_name VARCHAR(200) NOT NULL,
+  recipient_phone VARCHAR(40) NULL,
+  description VARCHAR(1000) NULL,
+  weight_kg DECIMAL(10,3) NULL,
+  idempotency_key VARCHAR(255) NULL,
+  request_hash CHAR(64) NULL COMMENT 'sha256 of the placing request, for Idempotency-Key replays',
+  created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+  closed_at DATETIME(6) NULL COMMENT 'set when the order reaches a final status',
+  UNIQUE KEY uq_orders_tracking_number (tracking_number),
+  UNIQUE KEY uq_orders_idempotency (customer_id, idempotency_key),
+  KEY ix_orders_customer_created (customer_id, created_at),
+  KEY ix_orders_courier_closed (assigned_to, closed_at),
+  KEY ix_orders_courier_created (assigned_to, created_at),
+  KEY ix_orders_status_created (status, created_at),
+  KEY ix_orders_created (created_at),
+  CONSTRAINT fk_orders_customer FOREIGN KEY (customer_id) REFERENCES customers (customer_id),
+  CONSTRAINT fk_orders_courier FOREIGN KEY (assigned_to) REFERENCES delivery_persons (delivery_person_id),
+  CONSTRAINT chk_orders_status CHECK (status IN ('Pending', 'Assigned', 'Picked Up', 'In Transit',
+    'Out for Delivery', 'Delivered', 'Failed Attempt', 'Returned', 'Cancelled')),
+  CONSTRAINT chk_orders_weight CHECK (weight_kg IS NULL OR weight_kg > 0)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The order's timeline. Append-only: the triggers below refuse every UPDATE and DELETE.
+CREATE TABLE IF NOT EXISTS order_events (
+  event_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  order_id BIGINT UNSIGNED NOT NULL,
+  type VARCHAR(20) NOT NULL COMMENT 'created, status, assignment, location',
+  status VARCHAR(20) NOT NULL COMMENT 'the order status after this event',
+  note VARCHAR(1000) NULL,
+  reason VARCHAR(40) NULL COMMENT 'failed-attempt reason code',
+  location VARCHAR(255) NULL,
+  latitude DECIMAL(9,6) NULL,
+  longitude DECIMAL(9,6) NULL,
+  actor_role VARCHAR(20) NOT NULL COMMENT 'customer, delivery_person, admin or system',
+  actor_id INT UNSIGNED NULL,
+  actor_name VARCHAR(200) NULL COMMENT 'the actor''s name when the event happened',
+  created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  KEY ix_order_events_order (order_id, event_id),
+  KEY ix_order_events_created (created_at),
+  CONSTRAINT fk_order_events_order FOREIGN KEY (order_id) REFERENCES orders (order_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TRIGGER IF NOT EXISTS order_events_no_update BEFORE UPDATE ON order_events FOR EACH ROW
+  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'order_events is append-only';
+
+CREATE TRIGGER IF NOT EXISTS order_events_no_delete BEFORE DELETE ON order_events FOR EACH ROW
+  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'order_events is append-only';
+
+-- Every position a courier reports, oldest first: the trail customers see while Out for Delivery.
+CREATE TABLE IF NOT EXISTS courier_positions (
+  position_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  delivery_person_id INT UNSIGNED NOT NULL,
+  latitude DECIMAL(9,6) NULL,
+  longitude DECIMAL(9,6) NULL,
+  location VARCHAR(255) NULL,
+  created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  KEY ix_courier_positions_courier (delivery_person_id, created_at),
+  CONSTRAINT fk_courier_positions_courier FOREIGN KEY (delivery_person_id)
+    REFERENCES delivery_persons (delivery_person_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS issues (
+  issue_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  user_type VARCHAR(20) NOT NULL,
+  user_id INT UNSIGNED NOT NULL,
+  order_id BIGINT UNSIGNED NULL,
+  message TEXT NOT NULL,
+  status VARCHAR(20) NOT NULL DEFAULT 'Open',
+  response TEXT NULL,
+  responded_by INT UNSIGNED NULL COMMENT 'admins.id',
+  responded_at DATETIME(6) NULL,
+  created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+  KEY ix_issues_status (status, issue_id),
+  KEY ix_issues_user (user_type, user_id, issue_id),
+  KEY ix_issues_order (order_id),
+  CONSTRAINT fk_issues_order FOREIGN KEY (order_id) REFERENCES orders (order_id),
+  CONSTRAINT fk_issues_admin FOREIGN KEY (responded_by) REFERENCES admins (id),
+  CONSTRAINT chk_issues_user_type CHECK (user_type IN ('customer', 'delivery_person')),
+  CONSTRAINT chk_issues_status CHECK (status IN ('Open', 'In Progress', 'Resolved', 'Closed'))
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS feedback (
+  feedback_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  order_id BIGINT UNSIGNED NOT NULL,
+  customer_id INT UNSIGNED NOT NULL,
+  feedback TEXT NOT NULL,
+  rating TINYINT UNSIGNED NULL,
+  created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  UNIQUE KEY uq_feedback_order (order_id),
+  KEY ix_feedback_customer (customer_id),
+  CONSTRAINT fk_feedback_order FOREIGN KEY (order_id) REFERENCES orders (order_id),
+  CONSTRAINT fk_feedback_customer FOREIGN KEY (customer_id) REFERENCES customers (customer_id),
+  CONSTRAINT chk_feedback_rating CHECK (rating IS NULL OR rating BETWEEN 1 AND 5)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The schema above includes every migration up to this version.
+INSERT IGNORE INTO schema_migrations (version) VALUES (1);

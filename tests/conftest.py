@@ -1,0 +1,229 @@
+"""Fixtures: a throwaway MariaDB/MySQL database for the session, emptied before every test.
+
+The suite never touches courier1, never mocks the database, and stops loudly if MySQL is down.
+"""
+
+import itertools
+import os
+import uuid
+from dataclasses import dataclass
+
+import bcrypt
+import pymysql
+import pytest
+
+from app1 import create_app
+from courier import db as dbmod
+from courier.config import from_env
+
+TEST_DB = os.environ.get("TEST_MYSQL_DB") or f"courier_test_{uuid.uuid4().hex[:10]}"
+TABLES_QUERY = (
+    "SELECT table_name AS name FROM information_schema.tables"
+    " WHERE table_schema = %s AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations'"
+)
+PASSWORD = "password123"
+_HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+_counter = itertools.count(1)
+
+
+def _config():
+    config = from_env()
+    config.update(
+        TESTING=True,
+        MYSQL_DB=TEST_DB,
+        BCRYPT_LOG_ROUNDS=4,
+        JWT_SECRET_KEY="test-only-secret-" + "k" * 40,
+        DB_POOL_SIZE=20,
+    )
+    return config
+
+
+def pytest_sessionstart(session):
+    """Create the test database, or stop the whole run with a message saying how to start MySQL."""
+    config = _config()
+    assert config["MYSQL_DB"] != "courier1", "tests must never touch the demo database"
+    try:
+        dbmod.init_db(config, seed=False)
+    except pymysql.err.OperationalError as err:
+        pytest.exit(
+            "MySQL is unreachable, so the tests cannot run.\n" + dbmod.unreachable_message(config, err), 3
+        )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = _config()
+    try:
+        conn = pymysql.connect(**dbmod.connect_args(config, database=False))
+    except pymysql.err.OperationalError:
+        return
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{TEST_DB}`")
+    conn.close()
+
+
+def connect():
+    return pymysql.connect(**dbmod.connect_args(_config()))
+
+
+@pytest.fixture
+def sql():
+    """Run SQL against the test database directly, to assert on stored rows."""
+    conn = connect()
+
+    def run(statement, args=(), one=False):
+        with conn.cursor() as cur:
+            cur.execute(statement, args)
+            rows = cur.fetchall()
+        return (rows[0] if rows else None) if one else list(rows)
+
+    yield run
+    conn.close()
+
+
+@pytest.fixture
+def app():
+    """A fresh app on an emptied test database."""
+    conn = connect()
+    with conn.cursor() as cur:
+        cur.execute(TABLES_QUERY, (TEST_DB,))
+        tables = [row["name"] for row in cur.fetchall()]
+        cur.execute("SET FOREIGN_KEY_CHECKS = 0")
+        for table in tables:
+            cur.execute(f"TRUNCATE TABLE `{table}`")
+        cur.execute("SET FOREIGN_KEY_CHECKS = 1")
+    conn.close()
+    app = create_app(_config())
+    yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@dataclass
+class User:
+    """A test account with a live token."""
+
+    role: str
+    id: int
+    login: str
+    token: str
+    refresh_token: str
+    name: str | None = None
+
+    @property
+    def headers(self):
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class AuthActions:
+    """Create accounts and log them in."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, password=PASSWORD, **who):
+        return self.client.post("/login", json={**who, "password": password})
+
+    def _insert(self, statement, args):
+        conn = connect()
+        with conn.cursor() as cur:
+            cur.execute(statement, args)
+            new_id = cur.lastrowid
+        conn.close()
+        return new_id
+
+    def _login_user(self, role, user_id, login, name):
+        key = "username" if role == "admin" else "email"
+        response = self.login(**{key: login})
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        return User(role, user_id, login, body["token"], body["refresh_token"], name)
+
+    def admin(self, username=None):
+        username = username or f"admin{next(_counter)}"
+        admin_id = self._insert("INSERT INTO admins (username, password) VALUES (%s, %s)", (username, _HASH))
+        return self._login_user("admin", admin_id, username, username)
+
+    def _with_email(self, role, table, columns, values):
+        n = next(_counter)
+        email = f"{role}{n}@example.test"
+        name = f"{role.replace('_', ' ').title()} {n}"
+        user_id = self._insert(
+            f"INSERT INTO {table} (name, email, password{columns}) VALUES (%s, %s, %s{', %s' * len(values)})",
+            (name, email, _HASH, *values),
+        )
+        self._insert(
+            "INSERT INTO account_emails (email, user_type, user_id) VALUES (%s, %s, %s)",
+            (email, role, user_id),
+        )
+        return self._login_user(role, user_id, email, name)
+
+    def customer(self):
+        return self._with_email("customer", "customers", ", address", (f"{next(_counter)} Test Street",))
+
+    def courier(self):
+        return self._with_email("delivery_person", "delivery_persons", "", ())
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+class OrderActions:
+    """Move orders through their lifecycle via the API, asserting each step succeeds."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def place(self, customer, **body):
+        body = {"delivery_address": "1 Delivery Road", "recipient_name": "Rita Recipient", **body}
+        response = self.client.post("/customer/place-order", json=body, headers=customer.headers)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["order"]
+
+    def assign(self, admin, order_id, courier, **extra):
+        response = self.client.post(
+            "/admin/assign-delivery",
+            json={"order_id": order_id, "delivery_person_id": courier.id, **extra},
+            headers=admin.headers,
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["order"]
+
+    def move(self, courier, order_id, *statuses, **extra):
+        for status in statuses:
+            body = {"order_id": order_id, "status": status, **extra}
+            if status == "Failed Attempt":
+                body.setdefault("reason", "recipient_unavailable")
+            response = self.client.patch("/delivery/update-status", json=body, headers=courier.headers)
+            assert response.status_code == 200, response.get_json()
+        return response.get_json()["order"]
+
+    def delivered(self, customer, admin, courier):
+        """A new order carried all the way to Delivered."""
+        order = self.place(customer)
+        self.assign(admin, order["order_id"], courier)
+        return self.move(courier, order["order_id"], "Picked Up", "Out for Delivery", "Delivered")
+
+
+@pytest.fixture
+def orders(client):
+    return OrderActions(client)
+
+
+@pytest.fixture
+def world(auth):
+    """An admin, two customers and two couriers, all logged in."""
+
+    @dataclass
+    class World:
+        admin: User
+        alice: User
+        bob: User
+        dave: User
+        erin: User
+
+    return World(auth.admin(), auth.customer(), auth.customer(), auth.courier(), auth.courier())
