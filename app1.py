@@ -5,7 +5,19 @@ Handlers stay thin: parse, authorise (require_role first), call a courier.* modu
 
 from flask import Blueprint, Flask, jsonify, request
 
-from courier import accounts, auth, db, errors, lifecycle, middleware, orders, schemas, support, tracking
+from courier import (
+    accounts,
+    auth,
+    db,
+    errors,
+    lifecycle,
+    limits,
+    middleware,
+    orders,
+    schemas,
+    support,
+    tracking,
+)
 from courier.auth import require_role
 from courier.config import check_secret, from_env
 from courier.errors import bad_request, unauthorized
@@ -28,6 +40,7 @@ def create_app(test_config=None):
     errors.register_error_handlers(app)
     db.init_app(app)
     auth.init_app(app)
+    limits.init_app(app)
     app.register_blueprint(api)
     return app
 

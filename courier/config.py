@@ -27,6 +27,9 @@ def from_env():
         "HOST": env("HOST", "127.0.0.1"),
         "PORT": int(env("PORT", "5000")),
         "CORS_ORIGINS": env("CORS_ORIGINS", "*"),
+        # Rate-limit storage shared by every process (e.g. redis://127.0.0.1:6379/0); empty: in memory
+        "REDIS_URL": env("REDIS_URL", ""),
+        "RATELIMIT_ENABLED": env("RATELIMIT_ENABLED", "1") not in ("0", "false", "False"),
         "BCRYPT_LOG_ROUNDS": int(env("BCRYPT_LOG_ROUNDS", "12")),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=15),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=30),

@@ -61,6 +61,7 @@ HTTP_MESSAGES = {
     405: ("Method not allowed", "method_not_allowed"),
     413: ("Request body too large (1 MiB at most)", "body_too_large"),
     415: ("Request body must be JSON", "unsupported_media_type"),
+    429: ("Too many requests; retry after the time in the Retry-After header", "rate_limited"),
 }
 
 DB_DOWN = (503, "Database unavailable, please retry shortly", "database_unavailable")
