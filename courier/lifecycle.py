@@ -98,7 +98,7 @@ def assign(order_id, courier_id, reassign, actor):
     """Assign (or, with reassign, move) an order to a courier. Call inside a transaction."""
     courier = query(
         "SELECT delivery_person_id, name FROM delivery_persons"
-        " WHERE delivery_person_id = %s AND deleted_at IS NULL",
+        " WHERE delivery_person_id = %s AND deleted_at IS NULL LOCK IN SHARE MODE",  # no delete can slip in
         (courier_id,),
         one=True,
     )

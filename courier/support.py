@@ -20,13 +20,16 @@ def get_issue(issue_id):
 
 def _order_visible_to(caller, order_id):
     """Whether the caller owns (customer) or carries or carried (courier) the order."""
-    column = "customer_id" if caller.role == "customer" else "assigned_to"
-    row = query(
-        f"SELECT order_id FROM orders WHERE order_id = %s AND {column} = %s",
-        (order_id, caller.id),
-        one=True,
-    )
-    return row is not None
+    if caller.role == "customer":
+        sql = "SELECT order_id FROM orders WHERE order_id = %s AND customer_id = %s"
+    else:
+        sql = (
+            "SELECT order_id FROM orders WHERE order_id = %s AND (assigned_to = %s OR EXISTS ("
+            " SELECT 1 FROM order_events e WHERE e.order_id = orders.order_id"
+            " AND e.actor_role = 'delivery_person' AND e.actor_id = %s))"
+        )
+        return query(sql, (order_id, caller.id, caller.id), one=True) is not None
+    return query(sql, (order_id, caller.id), one=True) is not None
 
 
 def raise_issue(caller, message, order_id=None):
