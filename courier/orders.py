@@ -25,8 +25,6 @@ ORDER_COLUMNS = (
 ORDER_SORTS = {
     "-created_at": (("o.created_at", "o.order_id"), True, (datetime, int)),
     "created_at": (("o.created_at", "o.order_id"), False, (datetime, int)),
-    "-order_id": (("o.order_id",), True, (int,)),
-    "order_id": (("o.order_id",), False, (int,)),
 }
 
 

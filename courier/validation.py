@@ -129,9 +129,9 @@ def datetime_arg(name, end_of_day=False):
                 value = value.replace(hour=23, minute=59, second=59, microsecond=999999)
             return value
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # OverflowError: e.g. 0001-01-01T00:00+05:00 in UTC is before year 1
         problem = "must be an ISO 8601 date or date-time"
         raise bad_request(f"{name} {problem}", "invalid_query", {name: problem}) from None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
     return value

@@ -1,0 +1,293 @@
+"""The API contract: the OpenAPI document matches the registered routes, is valid, is built from the very
+schemas that validate requests, documents the roles each route allows, and every error has one shape."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask_jwt_extended import create_access_token
+from openapi_spec_validator import validate
+
+from courier import openapi, schemas
+
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+ERROR_KEYS = {"error", "code"}
+
+
+def registered(app):
+    """{(method, openapi path)} of every route the app serves (Flask's <int:x> becomes {x})."""
+    ops = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        ops |= {(method.lower(), path) for method in rule.methods - IGNORED_METHODS}
+    return ops
+
+
+def documented(doc):
+    return {(method, path) for path, item in doc["paths"].items() for method in item}
+
+
+def test_every_registered_route_is_documented(app):
+    missing = registered(app) - documented(openapi.document())
+    assert not missing, f"routes missing from courier/openapi.py ROUTES: {sorted(missing)}"
+
+
+def test_every_documented_route_is_registered(app):
+    extra = documented(openapi.document()) - registered(app)
+    assert not extra, f"documented in courier/openapi.py but not registered in app1.py: {sorted(extra)}"
+
+
+def test_parity_check_sees_both_directions(app):
+    """The comparison itself works: a route added to the app, or only to the table, is caught."""
+    doc = openapi.document()
+    app.add_url_rule("/extra/<int:thing_id>", "extra", lambda thing_id: "", methods=["PUT"])
+    assert registered(app) - documented(doc) == {("put", "/extra/{thing_id}")}
+    doc["paths"]["/ghost"] = {"get": {}}
+    assert ("get", "/ghost") in documented(doc) - registered(app)
+
+
+def test_served_document_is_valid_openapi_3_1(client):
+    response = client.get("/openapi.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    doc = response.get_json()
+    validate(doc)  # raises on any error against the OpenAPI 3.1 meta-schema
+    assert doc["openapi"].startswith("3.1")
+    # The default dialect of OpenAPI 3.1 is JSON Schema 2020-12 (with OpenAPI's vocabulary): what jsonschema checks.
+    assert "jsonSchemaDialect" not in doc
+    assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert doc == openapi.document()
+
+
+def test_request_bodies_are_the_validating_schemas():
+    """Each request body in the document is the very schema json_body() validates with."""
+    assert openapi.missing_request_schemas() == [], "name these schemas in courier/schemas.py"
+    components = openapi.document()["components"]["schemas"]
+    for name, schema in openapi.request_schemas().items():
+        assert schema is getattr(schemas, name)
+        assert components[name] == schema
+        assert schema["additionalProperties"] is False  # unknown fields are rejected
+
+
+def test_every_operation_documents_its_responses_and_roles():
+    doc = openapi.document()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            statuses = set(op["responses"])
+            assert any(s.startswith("2") for s in statuses), (method, path)
+            assert {"429"} <= statuses
+            for status, response in op["responses"].items():
+                if not status.startswith("2"):
+                    assert response["content"]["application/json"]["schema"] == {
+                        "$ref": "#/components/schemas/Error"
+                    }
+            if op["x-roles"]:
+                assert {"401", "403"} <= statuses and op["security"] == [{"bearerAuth": []}]
+                assert "Roles: " + ", ".join(op["x-roles"]) in op["description"]
+            else:
+                assert op["security"] == [] and "No login" in op["description"]
+            if "requestBody" in op:
+                assert {"400", "413"} <= statuses
+            if any(p["in"] == "path" for p in op.get("parameters", [])):
+                assert "404" in statuses
+
+
+def fill(path):
+    """A concrete URL for a documented path."""
+    return path.replace("{user_type}", "customer").replace("{filename}", "index.css").replace(
+        "{tracking_number}", "CTNOSUCHNUMBER0000"
+    ).replace("{order_id}", "999999").replace("{user_id}", "999999")  # fmt: skip
+
+
+def protected_operations(app):
+    serving = registered(app)
+    ops = [
+        (method, path, op)
+        for path, item in openapi.document()["paths"].items()
+        for method, op in item.items()
+        if op["x-roles"] and (method, path) in serving
+    ]
+    # Logging out ends the caller's session: check it last.
+    return sorted(ops, key=lambda o: o[1] == "/logout")
+
+
+def test_documented_roles_are_the_roles_the_routes_allow(app, client, world):
+    """No token: 401. Every role the document leaves out: 403. Every role it names: neither."""
+    tokens = {"admin": world.admin, "customer": world.alice, "delivery_person": world.dave}
+    checked = 0
+    for method, path, op in protected_operations(app):
+        url = fill(path)
+        response = client.open(url, method=method.upper())
+        assert response.status_code == 401, (method, path)
+        assert set(response.get_json()) == ERROR_KEYS
+        for role, user in tokens.items():
+            response = client.open(url, method=method.upper(), headers=user.headers)
+            if role in op["x-roles"]:
+                if (op.get("description") or "").find("refresh token") >= 0:
+                    continue  # takes a refresh token: an access token is rightly refused with 401
+                assert response.status_code not in (401, 403), (method, path, role, response.get_json())
+            else:
+                assert response.status_code == 403, (method, path, role)
+                assert response.get_json()["code"] == "wrong_role"
+            checked += 1
+    assert checked >= 60
+
+
+def required_fields_probe(schema):
+    """A body that must fail validation, and the fields the 400 must name."""
+    if schema.get("required"):
+        return {}, {name: "required" for name in schema["required"]}
+    return {"zz_not_a_field": 1}, {"zz_not_a_field": "unknown field"}
+
+
+def test_routes_validate_with_their_documented_body_schema(app, client, world):
+    """Each route's answer to a bad body names the fields its documented schema requires (or rejects)."""
+    tokens = {"admin": world.admin, "customer": world.alice, "delivery_person": world.dave}
+    serving = registered(app)
+    checked = 0
+    for path, item in openapi.document()["paths"].items():
+        for method, op in item.items():
+            name = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            name = name.get("$ref", "").rsplit("/", 1)[-1]
+            if not name or (method, path) not in serving:
+                continue
+            if name in openapi.COMPOSED_BODIES:  # the body's user_type picks the schema
+                body, fields = {}, {"user_type": "required"}
+            else:
+                body, fields = required_fields_probe(getattr(schemas, name))
+            headers = tokens[op["x-roles"][0]].headers if op["x-roles"] else {}
+            response = client.open(fill(path), method=method.upper(), json=body, headers=headers)
+            assert response.status_code == 400, (method, path, response.get_json())
+            assert response.get_json()["fields"] == fields, (method, path)
+            checked += 1
+    assert checked >= 12
+
+
+def test_register_body_is_one_of_the_two_account_schemas():
+    doc = openapi.document()
+    body = doc["paths"]["/register"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/REGISTER"}
+    assert doc["components"]["schemas"]["REGISTER"] == {
+        "oneOf": [
+            {"$ref": "#/components/schemas/REGISTER_COURIER"},
+            {"$ref": "#/components/schemas/REGISTER_ADMIN"},
+        ]
+    }
+
+
+def test_list_parameters_follow_the_pagination_rules():
+    doc = openapi.document()
+    lists = ["/admin/users", "/admin/orders", "/admin/issues", "/customer/orders", "/delivery/assigned-orders",
+             "/delivery/history"]  # fmt: skip
+    for path in lists:
+        params = {p["name"]: p for p in doc["paths"][path]["get"]["parameters"]}
+        assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+        assert params["cursor"]["schema"] == {"type": "string"}
+        assert params["sort"]["schema"]["enum"]
+        page = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert set(doc["components"]["schemas"][page.rsplit("/", 1)[-1]]["required"]) >= {"next_cursor"}
+    orders = {p["name"] for p in doc["paths"]["/admin/orders"]["get"]["parameters"]}
+    assert orders >= {"status", "customer_id", "assigned_to", "created_from", "created_to"}
+
+
+def test_swagger_ui_is_served_offline(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "script-src 'self';" in page.headers["Content-Security-Policy"]  # no CDN could load anyway
+    html = page.get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert len(assets) >= 5
+    assert "http://" not in html and "https://" not in html and "//" not in "".join(assets)
+    for asset in assets:
+        with client.get(asset) as response:
+            assert response.status_code == 200, asset
+            assert len(response.get_data()) > 0
+    script = client.get("/docs/swagger-initializer.js").get_data(as_text=True)
+    assert '"/openapi.json"' in script and "SwaggerUIBundle(" in script
+    with client.get("/docs/swagger-ui-bundle.js") as response:
+        bundle = response.get_data(as_text=True)
+    assert "OpenAPI" in bundle and len(bundle) > 500_000
+
+
+@pytest.mark.parametrize("name", ["../app1.py", "nope.js", "swagger-ui.js.map", "..%2Fapp1.py"])
+def test_docs_assets_outside_swagger_ui_are_404(client, name):
+    response = client.get(f"/docs/{name}")
+    assert response.status_code == 404
+    assert set(response.get_json()) == ERROR_KEYS
+
+
+def assert_error(response, status, code=None):
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) <= {"error", "code", "fields", "allowed", "current_status", "order_ids", "assigned_to"}
+    assert isinstance(body["error"], str) and body["error"]
+    assert re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", body["code"]), body["code"]
+    if code:
+        assert body["code"] == code
+    return body
+
+
+def test_jwt_errors_have_the_one_shape(app, client, world):
+    assert_error(client.get("/admin/users"), 401, "missing_token")
+    assert_error(client.get("/admin/users", headers={"Authorization": "Basic abc"}), 401, "missing_token")
+    assert_error(
+        client.get("/admin/users", headers={"Authorization": "Bearer not.a.jwt"}), 401, "invalid_token"
+    )
+    with app.app_context():
+        expired = create_access_token(
+            identity=str(world.admin.id), additional_claims={"role": "admin", "sid": "x"},
+            expires_delta=timedelta(seconds=-10),
+        )  # fmt: skip
+        unknown_session = create_access_token(
+            identity="1", additional_claims={"role": "admin", "sid": "gone"}
+        )
+    assert_error(client.get("/admin/users", headers={"Authorization": f"Bearer {expired}"}), 401)
+    assert_error(client.get("/admin/users", headers={"Authorization": f"Bearer {unknown_session}"}), 401)
+    assert_error(client.get("/admin/users", headers=world.alice.headers), 403, "wrong_role")
+    assert_error(client.get("/delivery/history", headers=world.admin.headers), 403, "wrong_role")
+
+
+def test_flask_errors_have_the_one_shape(client, world):
+    assert_error(client.get("/no/such/route"), 404, "not_found")
+    response = client.put("/login", json={})
+    assert_error(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+    big = {"name": "x" * (1024 * 1024 + 10)}
+    assert_error(client.post("/signup", json=big), 413, "body_too_large")
+    assert_error(client.post("/customer/place-order", json=big, headers=world.alice.headers), 413)
+
+
+def test_validation_errors_have_the_one_shape_with_fields(client, world, sql):
+    body = assert_error(client.post("/signup", data="{not json", content_type="application/json"), 400)
+    body = assert_error(client.post("/signup", json={"email": "a@b.co"}), 400, "missing_fields")
+    assert body["fields"] == {"name": "required", "password": "required", "address": "required"}
+    response = client.post(
+        "/customer/place-order",
+        json={"delivery_address": "x", "recipient_name": "y", "colour": "red"},
+        headers=world.alice.headers,
+    )
+    body = assert_error(response, 400, "invalid_fields")
+    assert body["fields"] == {"colour": "unknown field"}
+    assert sql("SELECT COUNT(*) AS n FROM orders", one=True)["n"] == 0
+    body = assert_error(
+        client.get("/admin/orders?limit=101", headers=world.admin.headers), 400, "invalid_query"
+    )
+    assert body["fields"] == {"limit": "must be a whole number from 1 to 100"}
+    assert_error(client.post("/admin/assign-delivery", json={"order_id": 999, "delivery_person_id": world.dave.id},
+                             headers=world.admin.headers), 404, "order_not_found")  # fmt: skip
+
+
+def test_postman_collection_is_generated_from_the_document():
+    """docs/postman_collection.json is what `make postman` makes now (regenerate it after changing routes)."""
+    from pathlib import Path
+
+    from courier import postman
+
+    committed = Path(__file__).resolve().parent.parent / "docs" / "postman_collection.json"
+    assert committed.read_text(encoding="utf-8") == postman.render(), "run `make postman`"
+    collection = postman.collection()
+    names = [item["name"] for folder in collection["item"] for item in folder["item"]]
+    assert len(names) == sum(len(item) for item in openapi.document()["paths"].values())
+    assert {v["key"] for v in collection["variable"]} == {"baseUrl", "token", "refreshToken"}
