@@ -4,7 +4,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import current_app
+from flask import current_app, g, has_app_context
 from flask_bcrypt import Bcrypt
 from flask_jwt_extended import (
     JWTManager,
@@ -14,13 +14,15 @@ from flask_jwt_extended import (
     verify_jwt_in_request,
 )
 
+from . import cpu
 from .db import execute, query
-from .errors import ApiError, error_response, forbidden
+from .errors import ApiError, bad_request, error_response, forbidden
 
 bcrypt = Bcrypt()
 jwt = JWTManager()
 
 ROLES = ("admin", "customer", "delivery_person")
+MIN_PASSWORD_BYTES, MAX_PASSWORD_BYTES = 8, 72
 # Every role's account table: (table, id column, login column).
 ACCOUNTS = {
     "customer": ("customers", "customer_id", "email"),
@@ -38,12 +40,31 @@ class Caller:
     session_id: str
 
 
-def hash_password(password):
-    return bcrypt.generate_password_hash(password).decode()
+def check_password_length(password, field="password"):
+    """Raise a 400 unless the password is 8 to 72 bytes in UTF-8 (bcrypt reads at most 72 bytes)."""
+    size = len(password.encode())
+    if not MIN_PASSWORD_BYTES <= size <= MAX_PASSWORD_BYTES:
+        problem = f"must be {MIN_PASSWORD_BYTES} to {MAX_PASSWORD_BYTES} bytes (UTF-8)"
+        raise bad_request(f"{field} {problem}", "invalid_fields", {field: problem})
+    return password
+
+
+def hash_password(password, field="password"):
+    """A bcrypt hash (cost BCRYPT_LOG_ROUNDS) of a password of 8 to 72 bytes; other lengths get 400."""
+    check_password_length(password, field)
+    # The cost is read per app (Flask-Bcrypt keeps only the last app's on its shared instance).
+    rounds = current_app.config["BCRYPT_LOG_ROUNDS"] if has_app_context() else None
+    return cpu.run(bcrypt.generate_password_hash, password, rounds).decode()
 
 
 def check_password(password_hash, password):
-    return bcrypt.check_password_hash(password_hash, password)
+    """Whether the password matches: one bcrypt check whatever its length, never an error."""
+    raw = password.encode()
+    if len(raw) > MAX_PASSWORD_BYTES:
+        # No stored password is that long (bcrypt refuses them), but spend the time of a real check.
+        cpu.run(bcrypt.check_password_hash, password_hash, raw[:MAX_PASSWORD_BYTES])
+        return False
+    return cpu.run(bcrypt.check_password_hash, password_hash, raw)
 
 
 def _dummy_hash():
@@ -106,13 +127,24 @@ def issue_tokens(role, user_id):
     }
 
 
+def access_token(caller):
+    """A new access token for the caller's login session (POST /refresh)."""
+    claims = {"role": caller.role, "sid": caller.session_id}
+    return {
+        "token": create_access_token(identity=str(caller.id), additional_claims=claims),
+        "token_type": "Bearer",
+        "expires_in": int(current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds()),
+    }
+
+
 def revoke_sessions(role, user_id, keep=None):
-    """Revoke every live session of an account (but `keep`), so its tokens stop working."""
-    execute(
+    """Revoke every live session of an account (but `keep`), so its tokens stop working; return how many."""
+    _, count = execute(
         "UPDATE auth_sessions SET revoked_at = UTC_TIMESTAMP(6)"
         " WHERE user_type = %s AND user_id = %s AND revoked_at IS NULL AND session_id <> %s",
         (role, user_id, keep or ""),
     )
+    return count
 
 
 def require_role(*roles, refresh=False):
@@ -123,6 +155,8 @@ def require_role(*roles, refresh=False):
     verify_jwt_in_request(refresh=refresh)
     claims = get_jwt()
     role = claims.get("role")
+    # Who is calling, for the access log (courier.requestlog).
+    g.auth_user = {"user_id": int(claims["sub"]), "role": role}
     if role not in roles:
         raise forbidden(f"This endpoint is for {' or '.join(roles)} accounts", "wrong_role")
     return Caller(int(claims["sub"]), role, claims["sid"])

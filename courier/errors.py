@@ -65,6 +65,10 @@ HTTP_MESSAGES = {
 }
 
 DB_DOWN = (503, "Database unavailable, please retry shortly", "database_unavailable")
+# MySQL error numbers: can't connect / gone away / lost connection / timeouts / too many connections /
+# server shutting down or read-only, and the two ways a lost race ends (lock wait timeout, deadlock).
+CONNECTION_ERRORS = {1040, 1053, 1077, 1290, 2002, 2003, 2005, 2006, 2012, 2013, 2014, 2026, 2055, 4031}
+LOST_RACE = {1205, 1213}
 
 
 def register_error_handlers(app):
@@ -88,9 +92,18 @@ def register_error_handlers(app):
 
     @app.errorhandler(pymysql.err.OperationalError)
     @app.errorhandler(pymysql.err.InterfaceError)
-    def handle_db_down(err):
-        log.warning("database unavailable: %s", err)
-        return error_response(*DB_DOWN)
+    def handle_db_error(err):
+        """Lost races answer 409; connection trouble answers 503; anything else is our bug (500)."""
+        code = err.args[0] if err.args and isinstance(err.args[0], int) else None
+        if code in LOST_RACE:
+            return error_response(
+                409, "Another request changed this at the same time; retry", "conflict_retry"
+            )
+        if isinstance(err, pymysql.err.InterfaceError) or code in CONNECTION_ERRORS:
+            log.warning("database unavailable: %s", err)
+            return error_response(*DB_DOWN)
+        log.exception("database error")
+        return error_response(500, "Internal server error", "internal_error")
 
     @app.errorhandler(Exception)
     def handle_unexpected(err):

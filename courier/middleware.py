@@ -23,6 +23,15 @@ class ApiJSONProvider(DefaultJSONProvider):
             return float(o)
         return DefaultJSONProvider.default(o)
 
+    def loads(self, s, **kwargs):
+        """Parse JSON, refusing NaN and Infinity (not JSON, and no column can store them): a 400."""
+        kwargs.setdefault("parse_constant", _reject_constant)
+        return super().loads(s, **kwargs)
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a valid JSON value")
+
 
 def _security_headers(response):
     headers = response.headers
@@ -30,7 +39,8 @@ def _security_headers(response):
     headers.setdefault("Referrer-Policy", "no-referrer")
     if response.mimetype == "application/json":
         headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-    if "Authorization" in request.headers:
+    # Authenticated answers, and the login's answer (it holds tokens), are never stored by a cache.
+    if "Authorization" in request.headers or request.endpoint == "api.login":
         headers["Cache-Control"] = "no-store"
     return response
 

@@ -38,7 +38,8 @@ def obj(required, **properties):
 
 
 EMAIL = text(254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", **{"x-problem": "must be a valid email address"})
-PASSWORD = {"type": "string", "minLength": 8, "maxLength": 72, "description": "8 to 72 bytes"}
+# 8 to 72 bytes in UTF-8 (checked in auth.hash_password); in characters that is at least 2 and at most 72.
+PASSWORD = {"type": "string", "minLength": 2, "maxLength": 72, "description": "8 to 72 bytes (UTF-8)"}
 PHONE = text(40, nullable=True, pattern=r"^\+?[0-9 ()./-]{3,40}$", **{"x-problem": "must be a phone number"})
 LATITUDE = {"type": ["number", "null"], "minimum": -90, "maximum": 90}
 LONGITUDE = {"type": ["number", "null"], "minimum": -180, "maximum": 180}
@@ -80,7 +81,8 @@ PLACE_ORDER = obj(
     pickup_address=text(500, nullable=True),
     recipient_phone=PHONE,
     description=text(1000, nullable=True),
-    weight_kg={"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 100000},
+    # The column keeps 3 decimals: anything under 1 g would be stored as 0, which the database refuses.
+    weight_kg={"type": ["number", "null"], "exclusiveMinimum": 0, "minimum": 0.001, "maximum": 100000},
 )
 ASSIGN = obj(
     ["order_id", "delivery_person_id"],
@@ -117,3 +119,9 @@ FEEDBACK = obj(
     feedback=text(2000),
     rating={"type": ["integer", "null"], "minimum": 1, "maximum": 5},
 )
+CHANGE_PASSWORD = obj(
+    ["old_password", "new_password"],
+    old_password={"type": "string", "maxLength": 1024},
+    new_password=PASSWORD,
+)
+LOGOUT = obj([], refresh_token={"type": ["string", "null"], "maxLength": 4096})

@@ -1,0 +1,252 @@
+"""Authorisation matrix: every route of the app's URL map, called as anonymous, as each role and, for
+routes about one object, as its owner and as another user of the same role, against the expected status.
+
+The routes come from app.url_map, so a new route without an entry in MATRIX fails
+test_every_route_has_a_matrix_entry (and its own case below). Entries for routes that are not
+registered are simply unused.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from conftest import PASSWORD, _config
+
+from app1 import create_app
+
+ANON, ADMIN, CUSTOMER, COURIER = "anonymous", "admin", "customer", "delivery_person"
+OTHER_CUSTOMER, OTHER_COURIER = "other_customer", "other_delivery_person"
+BASE_CALLERS = (ANON, ADMIN, CUSTOMER, COURIER)
+
+
+def routes():
+    """Every (method, rule) the app serves, but static files, HEAD and OPTIONS."""
+    app = create_app(_config())
+    found = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            found.add((method, rule.rule))
+    return sorted(found, key=lambda item: (item[1], item[0]))
+
+
+ROUTES = routes()
+
+
+@dataclass
+class Ctx:
+    """The world of one case: logged-in users and orders in the states the routes need."""
+
+    users: dict
+    pending: dict
+    assigned: dict
+    delivered: dict
+    failed: dict
+    issue_id: int
+    victim_id: int
+
+
+def public(status):
+    return dict.fromkeys(BASE_CALLERS, status)
+
+
+def only(role, status, owner_check=False):
+    """A route for one role: 401 anonymous, 403 for the other roles; with owner_check, another user of
+    the same role gets 404 (the object is someone else's)."""
+    expected = {ANON: 401, ADMIN: 403, CUSTOMER: 403, COURIER: 403, role: status}
+    if owner_check:
+        expected[{CUSTOMER: OTHER_CUSTOMER, COURIER: OTHER_COURIER}[role]] = 404
+    return expected
+
+
+def every_role(status):
+    return {ANON: 401, ADMIN: status, CUSTOMER: status, COURIER: status}
+
+
+def own_login_body(ctx, who):
+    user = ctx.users.get(who)
+    if user is None:
+        return {"email": ctx.users[CUSTOMER].login, "password": PASSWORD}
+    key = "username" if user.role == "admin" else "email"
+    return {key: user.login, "password": PASSWORD}
+
+
+def refresh_header(ctx, who):
+    user = ctx.users.get(who)
+    return {"Authorization": f"Bearer {user.refresh_token}"} if user else {}
+
+
+# (method, rule) -> (how to call it: ctx, caller -> (path, request kwargs), expected status per caller)
+MATRIX = {
+    # Health and documentation: public.
+    ("GET", "/healthz"): (lambda c, w: ("/healthz", {}), public(200)),
+    ("GET", "/readyz"): (lambda c, w: ("/readyz", {}), public(200)),
+    ("GET", "/openapi.json"): (lambda c, w: ("/openapi.json", {}), public(200)),
+    ("GET", "/docs"): (lambda c, w: ("/docs", {}), public(200)),
+    ("GET", "/docs/<path:filename>"): (lambda c, w: ("/docs/swagger-initializer.js", {}), public(200)),
+    # Public tracking by tracking number (a finished order, so its stream ends).
+    ("GET", "/track/<tracking_number>"): (
+        lambda c, w: (f"/track/{c.delivered['tracking_number']}", {}),
+        public(200),
+    ),
+    ("GET", "/track/<tracking_number>/events"): (
+        lambda c, w: (f"/track/{c.delivered['tracking_number']}/events", {}),
+        public(200),
+    ),
+    # Authentication and accounts.
+    ("POST", "/signup"): (
+        lambda c, w: (
+            "/signup",
+            {"json": {"name": "N", "email": f"new-{w}@example.com", "password": PASSWORD, "address": "1 St"}},
+        ),
+        public(201),
+    ),
+    ("POST", "/login"): (lambda c, w: ("/login", {"json": own_login_body(c, w)}), public(200)),
+    ("POST", "/register"): (
+        lambda c, w: (
+            "/register",
+            {"json": {"user_type": "admin", "username": f"new_{w}", "password": PASSWORD}},
+        ),
+        only(ADMIN, 201),
+    ),
+    ("POST", "/refresh"): (lambda c, w: ("/refresh", {"headers": refresh_header(c, w)}), every_role(200)),
+    ("POST", "/logout"): (lambda c, w: ("/logout", {}), every_role(200)),
+    ("POST", "/change-password"): (
+        lambda c, w: (
+            "/change-password",
+            {"json": {"old_password": PASSWORD, "new_password": "changed-pw1"}},
+        ),
+        every_role(200),
+    ),
+    # Admin.
+    ("GET", "/admin/users"): (lambda c, w: ("/admin/users", {}), only(ADMIN, 200)),
+    ("GET", "/admin/orders"): (lambda c, w: ("/admin/orders", {}), only(ADMIN, 200)),
+    ("GET", "/admin/issues"): (lambda c, w: ("/admin/issues", {}), only(ADMIN, 200)),
+    ("PATCH", "/admin/issues"): (
+        lambda c, w: ("/admin/issues", {"json": {"issue_id": c.issue_id, "response": "On it"}}),
+        only(ADMIN, 200),
+    ),
+    ("POST", "/admin/assign-delivery"): (
+        lambda c, w: (
+            "/admin/assign-delivery",
+            {"json": {"order_id": c.pending["order_id"], "delivery_person_id": c.users[COURIER].id}},
+        ),
+        only(ADMIN, 200),
+    ),
+    ("POST", "/admin/cancel-order/<int:order_id>"): (
+        lambda c, w: (f"/admin/cancel-order/{c.pending['order_id']}", {}),
+        only(ADMIN, 200),
+    ),
+    ("POST", "/admin/return-order/<int:order_id>"): (
+        lambda c, w: (f"/admin/return-order/{c.failed['order_id']}", {}),
+        only(ADMIN, 200),
+    ),
+    ("DELETE", "/admin/delete-user/<user_type>/<int:user_id>"): (
+        lambda c, w: (f"/admin/delete-user/customer/{c.victim_id}", {}),
+        only(ADMIN, 200),
+    ),
+    # Customer (object routes: the owner versus another customer).
+    ("POST", "/customer/place-order"): (
+        lambda c, w: ("/customer/place-order", {"json": {"delivery_address": "1 Rd", "recipient_name": "K"}}),
+        only(CUSTOMER, 201),
+    ),
+    ("GET", "/customer/orders"): (lambda c, w: ("/customer/orders", {}), only(CUSTOMER, 200)),
+    ("GET", "/customer/track-order/<int:order_id>"): (
+        lambda c, w: (f"/customer/track-order/{c.assigned['order_id']}", {}),
+        only(CUSTOMER, 200, owner_check=True),
+    ),
+    ("GET", "/customer/track-order/<int:order_id>/events"): (
+        lambda c, w: (f"/customer/track-order/{c.delivered['order_id']}/events", {}),
+        only(CUSTOMER, 200, owner_check=True),
+    ),
+    ("POST", "/customer/cancel-order/<int:order_id>"): (
+        lambda c, w: (f"/customer/cancel-order/{c.pending['order_id']}", {}),
+        only(CUSTOMER, 200, owner_check=True),
+    ),
+    ("POST", "/customer/feedback"): (
+        lambda c, w: (
+            "/customer/feedback",
+            {"json": {"order_id": c.delivered["order_id"], "feedback": "Good"}},
+        ),
+        only(CUSTOMER, 201, owner_check=True),
+    ),
+    # Customers and couriers: about an order they own or carry.
+    ("POST", "/raise-issue"): (
+        lambda c, w: ("/raise-issue", {"json": {"message": "Help", "order_id": c.assigned["order_id"]}}),
+        {ANON: 401, ADMIN: 403, CUSTOMER: 201, OTHER_CUSTOMER: 404, COURIER: 201, OTHER_COURIER: 404},
+    ),
+    # Delivery person (object routes: the assigned courier versus another courier).
+    ("GET", "/delivery/assigned-orders"): (
+        lambda c, w: ("/delivery/assigned-orders", {}),
+        only(COURIER, 200),
+    ),
+    ("GET", "/delivery/history"): (lambda c, w: ("/delivery/history", {}), only(COURIER, 200)),
+    ("PATCH", "/delivery/update-status"): (
+        lambda c, w: (
+            "/delivery/update-status",
+            {"json": {"order_id": c.assigned["order_id"], "status": "Picked Up"}},
+        ),
+        only(COURIER, 200, owner_check=True),
+    ),
+    ("PATCH", "/delivery/update-location"): (
+        lambda c, w: (
+            "/delivery/update-location",
+            {"json": {"order_id": c.assigned["order_id"], "latitude": 1.0, "longitude": 2.0}},
+        ),
+        only(COURIER, 200, owner_check=True),
+    ),
+}
+
+
+def test_every_route_has_a_matrix_entry():
+    missing = [f"{method} {rule}" for method, rule in ROUTES if (method, rule) not in MATRIX]
+    assert not missing, f"routes without an authorisation matrix entry: {missing}"
+
+
+def test_every_entry_covers_anonymous_and_every_role():
+    for key, (_, expected) in MATRIX.items():
+        assert set(BASE_CALLERS) <= set(expected), key
+
+
+@pytest.fixture
+def ctx(auth, orders):
+    users = {
+        ADMIN: auth.admin(),
+        CUSTOMER: auth.customer(),
+        OTHER_CUSTOMER: auth.customer(),
+        COURIER: auth.courier(),
+        OTHER_COURIER: auth.courier(),
+    }
+    admin, alice, dave = users[ADMIN], users[CUSTOMER], users[COURIER]
+    pending = orders.place(alice)
+    assigned = orders.place(alice)
+    orders.assign(admin, assigned["order_id"], dave)
+    delivered = orders.delivered(alice, admin, dave)
+    failed = orders.place(alice)
+    orders.assign(admin, failed["order_id"], dave)
+    failed = orders.move(dave, failed["order_id"], "Picked Up", "Out for Delivery", "Failed Attempt")
+    issue = orders.client.post("/raise-issue", json={"message": "Where?"}, headers=alice.headers)
+    assert issue.status_code == 201
+    victim = auth.customer()
+    return Ctx(users, pending, assigned, delivered, failed, issue.get_json()["issue"]["issue_id"], victim.id)
+
+
+@pytest.mark.parametrize("method, rule", ROUTES, ids=[f"{m} {r}" for m, r in ROUTES])
+def test_route_answers_each_caller_as_the_matrix_says(client, ctx, method, rule):
+    if (method, rule) not in MATRIX:
+        pytest.fail(f"{method} {rule} has no entry in the authorisation matrix")
+    build, expected = MATRIX[(method, rule)]
+    # Refusals first, then the callers who may: an allowed call may change what the others would see.
+    order = sorted(expected, key=lambda who: (200 <= expected[who] < 300, list(expected).index(who)))
+    got = {}
+    for who in order:
+        path, kwargs = build(ctx, who)
+        user = ctx.users.get(who)
+        headers = dict(user.headers) if user else {}
+        headers.update(kwargs.pop("headers", {}))
+        response = client.open(path, method=method, headers=headers, **kwargs)
+        got[who] = response.status_code
+        if response.mimetype == "application/json":
+            assert response.get_json() is not None
+        response.close()
+    assert got == {who: expected[who] for who in order}
