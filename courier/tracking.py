@@ -1,5 +1,7 @@
 """Where a parcel is: timelines, courier positions, and the customer's and the public's views."""
 
+from flask import current_app
+
 from .db import execute, query
 from .errors import conflict, not_found
 from .lifecycle import actor_name
@@ -7,6 +9,10 @@ from .lifecycle import actor_name
 TIMELINE_COLUMNS = (
     "event_id, type, status, note, reason, location, latitude, longitude, actor_role, actor_name, created_at"
 )
+OUT_FOR_DELIVERY = "Out for Delivery"
+# The public sees coordinates only while Out for Delivery, rounded to 3 decimals (about 110 m).
+PUBLIC_DECIMALS = 3
+MAX_TRACKING_NUMBER = 24  # orders.tracking_number is VARCHAR(24)
 
 
 def timeline(order_id, after_event_id=0):
@@ -19,8 +25,21 @@ def timeline(order_id, after_event_id=0):
 
 
 def event_json(row, public=False):
-    """An event as the API shows it; the public view hides names and exact coordinates."""
-    event = {
+    """An event as the API shows it.
+
+    The public view keeps only type, status, time, location text, reason code and the actor's role:
+    no names, and no free-text note (notes such as "Assigned to Dave Courier" carry names).
+    """
+    if public:
+        return {
+            "type": row["type"],
+            "status": row["status"],
+            "at": row["created_at"],
+            "location": row["location"],
+            "reason": row["reason"],
+            "actor": {"role": row["actor_role"]},
+        }
+    return {
         "event_id": row["event_id"],
         "type": row["type"],
         "status": row["status"],
@@ -28,10 +47,34 @@ def event_json(row, public=False):
         "note": row["note"],
         "reason": row["reason"],
         "location": row["location"],
-        "actor": {"role": row["actor_role"]},
+        "actor": {"role": row["actor_role"], "name": row["actor_name"]},
     }
-    if not public:
-        event["actor"]["name"] = row["actor_name"]
+
+
+def rounded(latitude, longitude):
+    """Coordinates rounded for the public (about 100 m), or None without a position."""
+    if latitude is None or longitude is None:
+        return None
+    return {
+        "latitude": round(float(latitude), PUBLIC_DECIMALS),
+        "longitude": round(float(longitude), PUBLIC_DECIMALS),
+    }
+
+
+def live_event_json(row, public, order_status):
+    """An event as the live streams send it: a location event made while the order is (still) Out for
+    Delivery also carries the position, exact for the owner and rounded for the public."""
+    event = event_json(row, public)
+    if (
+        row["type"] == "location"
+        and row["status"] == OUT_FOR_DELIVERY
+        and order_status == OUT_FOR_DELIVERY
+        and row["latitude"] is not None
+    ):
+        if public:
+            event["position"] = rounded(row["latitude"], row["longitude"])
+        else:
+            event["position"] = {"latitude": row["latitude"], "longitude": row["longitude"]}
     return event
 
 
@@ -93,6 +136,48 @@ def customer_view(order):
         if since is not None:
             view["trail"] = trail(courier["delivery_person_id"], since)
     return view
+
+
+def public_order(tracking_number):
+    """The order behind a tracking number; an unknown number is 404."""
+    row = None
+    if 0 < len(tracking_number) <= MAX_TRACKING_NUMBER:
+        row = query(
+            "SELECT order_id, tracking_number, assigned_to, status, location, created_at, updated_at"
+            " FROM orders WHERE tracking_number = %s",
+            (tracking_number,),
+            one=True,
+        )
+    if row is None:
+        raise not_found("Tracking number")
+    return row
+
+
+def public_view(order):
+    """What anyone with the tracking number sees: status, public timeline, last location text and,
+    only while Out for Delivery, the courier's position rounded to about 100 m. Never names, emails,
+    phone numbers, addresses or exact coordinates."""
+    position = None
+    if order["status"] == OUT_FOR_DELIVERY:
+        courier = courier_of(order)
+        if courier is not None and courier["position_at"] is not None:
+            position = rounded(courier["latitude"], courier["longitude"])
+            if position is not None:
+                position["at"] = courier["position_at"]
+    return {
+        "tracking_number": order["tracking_number"],
+        "status": order["status"],
+        "created_at": order["created_at"],
+        "updated_at": order["updated_at"],
+        "last_location": order["location"],
+        "position": position,
+        "events": [event_json(e, public=True) for e in timeline(order["order_id"])],
+    }
+
+
+def track_rate_limit():
+    """The per-client limit of the public tracking endpoints (config TRACK_RATE_LIMIT)."""
+    return current_app.config.get("TRACK_RATE_LIMIT") or "60/minute"
 
 
 def update_location(caller, latitude, longitude, location, order_id=None):

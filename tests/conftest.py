@@ -94,6 +94,8 @@ def app():
     conn.close()
     app = create_app(_config())
     yield app
+    # Close the pool's connections now rather than whenever the app is garbage-collected.
+    app.extensions["db_pool"].close()
 
 
 @pytest.fixture
