@@ -46,7 +46,8 @@ def init_pool(app):
         maxconnections=app.config["DB_POOL_SIZE"],
         blocking=True,
         ping=1,  # check each connection when it is taken from the pool
-        reset=True,  # roll back anything left open when it is given back
+        # Connections run in autocommit; only a transaction left open by begin() is rolled back on return.
+        reset=False,
         **connect_args(app.config),
     )
 
@@ -212,3 +213,7 @@ def init_app(app):
     init_pool(app)
     app.teardown_appcontext(close_db)
     app.cli.add_command(init_db_command)
+
+    from .gendata import gen_data_command
+
+    app.cli.add_command(gen_data_command)

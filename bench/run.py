@@ -1,0 +1,532 @@
+"""`make bench`: load-test the production server (gunicorn + gevent) with wrk over loopback.
+
+For a database of 1,000 orders and one of 1,000,000 (made once with gen-data, then reused), it starts
+gunicorn, drives each endpoint for a few seconds at a fixed concurrency, and reports requests/s, p50 and
+p99 and the ratio to /healthz measured in the same run. Then: login throughput against bcrypt's cost, a
+login storm during track-order, and each worker's memory over a mixed load. Targets print pass or miss;
+everything lands in bench/RESULTS.md.
+
+Environment: BENCH_LARGE (orders in the large database, default 1000000), BENCH_DURATION (seconds per
+endpoint, default 5), BENCH_CONNECTIONS (default 32), BENCH_SOAK_SECONDS (memory soak, default 300).
+"""
+
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import bcrypt  # noqa: E402
+import pymysql  # noqa: E402
+
+from courier import gendata  # noqa: E402
+from courier.config import from_env  # noqa: E402
+from courier.db import connect_args  # noqa: E402
+from courier.pagination import _encode  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+RESULTS = ROOT / "bench" / "RESULTS.md"
+SMALL = 1_000
+LARGE = int(os.environ.get("BENCH_LARGE") or 1_000_000)
+DURATION = int(os.environ.get("BENCH_DURATION") or 5)
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS") or 32)
+SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS") or 300)
+THREADS = 2
+READS = ["track-order", "track (public)", "admin orders p1", "admin orders deep", "assigned-orders"]
+WRITES = ["update-location", "place-order"]
+log_lines = []
+
+
+def say(line=""):
+    print(line, flush=True)
+    log_lines.append(line)
+
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return
+    say("wrk is missing: installing Debian's wrk package")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, stdout=subprocess.DEVNULL)
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+
+
+def db_config(name):
+    return {**from_env(), "MYSQL_DB": name, "BCRYPT_LOG_ROUNDS": 12}
+
+
+def dataset(orders):
+    """A database holding `orders` generated orders, made once and reused."""
+    name = "courier_bench_1k" if orders == SMALL else f"courier_bench_{orders}"
+    config = db_config(name)
+    conn = pymysql.connect(**connect_args(config, database=False))
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = %s", (name,))
+        exists = cur.fetchone()["n"] > 0
+        count = 0
+        if exists:
+            cur.execute(f"SELECT COUNT(*) AS n FROM `{name}`.orders")
+            count = cur.fetchone()["n"]
+        if exists and not orders <= count <= orders * 1.1:
+            cur.execute(f"DROP DATABASE `{name}`")
+            exists = False
+    conn.close()
+    if not exists:
+        say(f"Generating {orders} orders into {name} (once; later runs reuse it)")
+        started = time.monotonic()
+        gendata.generate(config, orders, echo=lambda line: None)
+        say(f"  gen-data --orders {orders}: {time.monotonic() - started:.1f}s")
+    return config
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """gunicorn with the production config, on a database of our choosing."""
+
+    def __init__(self, config):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "MYSQL_DB": config["MYSQL_DB"],
+            "PORT": str(self.port),
+            "HOST": "127.0.0.1",
+            "JWT_SECRET_KEY": "bench-secret-" + "b" * 40,
+            "FLASK_DEBUG": "0",
+            "BCRYPT_LOG_ROUNDS": "12",
+            # One client (wrk) sends everything from 127.0.0.1: lift the per-client limits for the run.
+            "TRACK_RATE_LIMIT": "100000000 per minute",
+            "LOGIN_LIMIT_PER_IP": "100000000 per minute",
+            "LOGIN_LIMIT_PER_ACCOUNT": "100000000 per minute",
+            "LOG_LEVEL": "warning",
+        }
+        OUT.mkdir(parents=True, exist_ok=True)
+        self.log = open(OUT / f"gunicorn-{config['MYSQL_DB']}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.base + "/healthz", timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit(f"gunicorn did not start; see {self.log.name}")
+
+    def workers(self):
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
+
+    def rss_mb(self):
+        sizes = {}
+        for pid in self.workers():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    sizes[pid] = int(line.split()[1]) / 1024
+        return sizes
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def post_json(url, body, token=None):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def fixtures(config, server):
+    """Log in as an admin, a customer with an order Out for Delivery, and that order's courier."""
+    conn = pymysql.connect(**connect_args(config))
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT IGNORE INTO admins (username, password)"
+            " SELECT 'bench-admin', password FROM customers ORDER BY customer_id LIMIT 1"
+        )
+        cur.execute(
+            "SELECT o.order_id, o.tracking_number, c.email AS customer, d.email AS courier"
+            " FROM orders o JOIN customers c ON c.customer_id = o.customer_id"
+            " JOIN delivery_persons d ON d.delivery_person_id = o.assigned_to"
+            " WHERE o.status = 'Out for Delivery' ORDER BY o.order_id DESC LIMIT 1"
+        )
+        order = cur.fetchone()
+        cur.execute("SELECT COUNT(*) AS n FROM orders")
+        total = cur.fetchone()["n"]
+        cur.execute(
+            "SELECT created_at, order_id FROM orders ORDER BY created_at DESC, order_id DESC LIMIT 1 OFFSET %s",
+            (int(total * 0.9),),
+        )
+        deep = cur.fetchone()
+    conn.close()
+    password = gendata.PASSWORD
+    return {
+        "order": order,
+        "deep_cursor": _encode("-created_at", [deep["created_at"], deep["order_id"]]),
+        "admin": post_json(server.base + "/login", {"username": "bench-admin", "password": password})[
+            "token"
+        ],
+        "customer": post_json(server.base + "/login", {"email": order["customer"], "password": password})[
+            "token"
+        ],
+        "courier": post_json(server.base + "/login", {"email": order["courier"], "password": password})[
+            "token"
+        ],
+        "customer_email": order["customer"],
+    }
+
+
+def lua(name, method, path, token=None, body=None):
+    """A wrk script for one request."""
+    lines = [
+        f'wrk.method = "{method}"',
+        f'wrk.path = "{path}"',
+        'wrk.headers["Content-Type"] = "application/json"',
+    ]
+    if token:
+        lines.append(f'wrk.headers["Authorization"] = "Bearer {token}"')
+    if body is not None:
+        lines.append(f"wrk.body = [[{json.dumps(body)}]]")
+    path_ = OUT / f"{name}.lua"
+    path_.write_text("\n".join(lines) + "\n")
+    return path_
+
+
+def endpoints(fx):
+    order = fx["order"]
+    return [
+        ("healthz", lua("healthz", "GET", "/healthz")),
+        (
+            "track-order",
+            lua("track_order", "GET", f"/customer/track-order/{order['order_id']}", fx["customer"]),
+        ),
+        ("track (public)", lua("track_public", "GET", f"/track/{order['tracking_number']}")),
+        ("admin orders p1", lua("admin_p1", "GET", "/admin/orders?limit=20", fx["admin"])),
+        (
+            "admin orders deep",
+            lua("admin_deep", "GET", f"/admin/orders?limit=20&cursor={fx['deep_cursor']}", fx["admin"]),
+        ),
+        ("assigned-orders", lua("assigned", "GET", "/delivery/assigned-orders", fx["courier"])),
+        (
+            "update-location",
+            lua(
+                "location",
+                "PATCH",
+                "/delivery/update-location",
+                fx["courier"],
+                {"latitude": 40.71, "longitude": -74.0},
+            ),
+        ),
+        (
+            "place-order",
+            lua(
+                "place",
+                "POST",
+                "/customer/place-order",
+                fx["customer"],
+                {"delivery_address": "1 Bench Road", "recipient_name": "Bench"},
+            ),
+        ),
+    ]
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * UNITS[unit]
+
+
+def wrk(base, script, duration=DURATION, connections=CONNECTIONS):
+    """Run wrk and return requests/s, p50 and p99 (ms), and the count of non-2xx/3xx answers."""
+    out = subprocess.run(
+        ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), base],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {
+        "rps": rps,
+        "p50": p50,
+        "p99": p99,
+        "errors": int(errors.group(1)) if errors else 0,
+        "total": total,
+    }
+
+
+def measure(label, config):
+    say(f"\n## {label}: {config['MYSQL_DB']}")
+    server = Server(config)
+    try:
+        fx = fixtures(config, server)
+        results = {}
+        for name, script in endpoints(fx):
+            wrk(server.base, script, duration=1)  # warm-up
+            results[name] = wrk(server.base, script)
+            r = results[name]
+            say(
+                f"  {name:<18} {r['rps']:>8.0f} req/s  p50 {r['p50']:>7.2f} ms  p99 {r['p99']:>7.2f} ms  errors {r['errors']}"
+            )
+        return server, fx, results
+    except BaseException:
+        server.stop()
+        raise
+
+
+def bcrypt_seconds():
+    hashed = bcrypt.hashpw(b"password123", bcrypt.gensalt(12))
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        bcrypt.checkpw(b"password123", hashed)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def login_script(fx):
+    return lua("login", "POST", "/login", body={"email": fx["customer_email"], "password": gendata.PASSWORD})
+
+
+def mixed_script(fx):
+    order = fx["order"]
+    requests = [
+        ("GET", "/healthz", None, None),
+        ("GET", f"/customer/track-order/{order['order_id']}", fx["customer"], None),
+        ("GET", f"/track/{order['tracking_number']}", None, None),
+        ("GET", "/admin/orders?limit=20", fx["admin"], None),
+        ("GET", "/delivery/assigned-orders", fx["courier"], None),
+        ("PATCH", "/delivery/update-location", fx["courier"], {"latitude": 40.7, "longitude": -74.0}),
+        (
+            "POST",
+            "/customer/place-order",
+            fx["customer"],
+            {"delivery_address": "1 Soak St", "recipient_name": "S"},
+        ),
+    ]
+    lines = ["local requests = {}"]
+    for i, (method, path, token, body) in enumerate(requests, 1):
+        headers = (
+            '{["Content-Type"] = "application/json"'
+            + (f', ["Authorization"] = "Bearer {token}"' if token else "")
+            + "}"
+        )
+        body_lua = f"[[{json.dumps(body)}]]" if body is not None else "nil"
+        lines.append(f'requests[{i}] = wrk.format("{method}", "{path}", {headers}, {body_lua})')
+    lines += [
+        "local i = 0",
+        "request = function()",
+        "  i = i + 1",
+        "  return requests[(i % #requests) + 1]",
+        "end",
+    ]
+    path = OUT / "mixed.lua"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def main():
+    ensure_wrk()
+    OUT.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    cores = os.cpu_count()
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    mem_gb = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    conn = pymysql.connect(**connect_args(from_env(), database=False))
+    with conn.cursor() as cur:
+        cur.execute("SELECT VERSION() AS v, @@innodb_buffer_pool_size AS bp, @@max_connections AS mc")
+        server_info = cur.fetchone()
+    conn.close()
+    say("# Benchmark")
+    say(
+        f"Machine: {cores} cores ({cpu}), {mem_gb:.0f} GiB RAM; MySQL {server_info['v']},"
+        f" innodb_buffer_pool_size {int(server_info['bp']) // 2**20} MiB, max_connections {server_info['mc']}"
+    )
+    say(
+        f"Load: wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}s --latency per endpoint (after a 1 s warm-up),"
+        " over loopback, against gunicorn -c gunicorn.conf.py (gevent workers, one per core)"
+    )
+
+    small = dataset(SMALL)
+    large = dataset(LARGE)
+    server, fx, res_small = measure(f"{SMALL} orders", small)
+    server.stop()
+    server, fx, res_large = measure(f"{LARGE} orders", large)
+
+    # Login throughput against bcrypt at the production cost.
+    t_bcrypt = bcrypt_seconds()
+    login = wrk(server.base, login_script(fx), duration=max(DURATION, 8), connections=8)
+    say(
+        f"  login              {login['rps']:>8.1f} req/s  p50 {login['p50']:>7.2f} ms  p99 {login['p99']:>7.2f} ms"
+    )
+
+    # A login storm while track-order is measured.
+    quiet = res_large["track-order"]
+    storm_proc = subprocess.Popen(
+        ["wrk", "-t1", "-c16", f"-d{DURATION + 4}s", "-s", str(login_script(fx)), server.base],
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(2)
+    stormy = wrk(server.base, OUT / "track_order.lua")
+    storm_proc.wait()
+    say(
+        f"  track-order during login storm: {stormy['rps']:.0f} req/s, p99 {stormy['p99']:.2f} ms (quiet {quiet['p99']:.2f} ms)"
+    )
+
+    # Memory of each worker over a mixed load.
+    script = mixed_script(fx)
+    wrk(server.base, script, duration=10)
+    before = server.rss_mb()
+    soak = wrk(server.base, script, duration=SOAK_SECONDS, connections=16)
+    after = server.rss_mb()
+    server.stop()
+    growth = {pid: (after[pid] - before[pid]) / before[pid] for pid in before if pid in after}
+    say(
+        f"  soak {SOAK_SECONDS}s mixed: {soak['rps']:.0f} req/s, errors {soak['errors']};"
+        f" worker RSS MiB before {sorted(round(v, 1) for v in before.values())}"
+        f" after {sorted(round(v, 1) for v in after.values())}"
+    )
+
+    # Report.
+    base_small, base_large = res_small["healthz"]["rps"], res_large["healthz"]["rps"]
+    rows, targets = [], []
+    for name in ["healthz", *READS, *WRITES]:
+        s, big = res_small[name], res_large[name]
+        ratio_s, ratio_l = s["rps"] / base_small, big["rps"] / base_large
+        p99_ratio = big["p99"] / s["p99"] if s["p99"] else float("inf")
+        rows.append(
+            f"| {name} | {s['rps']:.0f} | {s['p50']:.2f} | {s['p99']:.2f} | {ratio_s:.2f} | {big['rps']:.0f} |"
+            f" {big['p50']:.2f} | {big['p99']:.2f} | {ratio_l:.2f} | {p99_ratio:.2f} | {s['errors'] + big['errors']} |"
+        )
+        if name == "healthz":
+            continue
+        need = 1 / 3 if name in READS else 1 / 4
+        worst = min(ratio_s, ratio_l)
+        targets.append((f"{name}: throughput ≥ {need:.2f} × healthz", f"{worst:.2f}", verdict(worst >= need)))
+        targets.append((f"{name}: p99 1M ÷ 1k ≤ 1.5", f"{p99_ratio:.2f}", verdict(p99_ratio <= 1.5)))
+    login_target = 0.8 * cores / t_bcrypt
+    targets.append(
+        (
+            f"login ≥ 0.8 × cores ÷ bcrypt ({t_bcrypt * 1000:.0f} ms at cost 12) = {login_target:.1f}/s",
+            f"{login['rps']:.1f}/s",
+            verdict(login["rps"] >= login_target),
+        )
+    )
+    storm_ratio = stormy["p99"] / quiet["p99"]
+    targets.append(
+        ("track-order p99 during login storm ≤ 3 × quiet", f"{storm_ratio:.2f}", verdict(storm_ratio <= 3))
+    )
+    worst_growth = max(growth.values()) if growth else float("nan")
+    targets.append(
+        (
+            f"worker memory flat (≤ 5 %) over {SOAK_SECONDS} s mixed load",
+            f"{worst_growth * 100:+.1f} %",
+            verdict(worst_growth <= 0.05),
+        )
+    )
+    errors = sum(r["errors"] for r in [*res_small.values(), *res_large.values()])
+
+    say("\n## Targets")
+    for target, value, result in targets:
+        say(f"  {result}  {target}: {value}")
+    elapsed = time.monotonic() - started
+    say(f"\nTotal benchmark time {elapsed / 60:.1f} min; non-2xx answers during endpoint runs: {errors}")
+
+    table = [
+        f"| endpoint | 1k req/s | 1k p50 ms | 1k p99 ms | 1k ÷ healthz | {LARGE // 1000}k req/s | p50 ms | p99 ms |"
+        " ÷ healthz | p99 large ÷ 1k | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *rows,
+    ]
+    RESULTS.write_text(
+        "\n".join(
+            [
+                "# Benchmark results",
+                "",
+                f"Run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} with `make bench` (`python bench/run.py`),"
+                f" {elapsed / 60:.1f} minutes in all.",
+                "",
+                "## Machine and method",
+                "",
+                f"- {cores} cores ({cpu}), {mem_gb:.0f} GiB RAM, {platform.platform()}.",
+                f"- {server_info['v']}: innodb_buffer_pool_size {int(server_info['bp']) // 2**20} MiB,"
+                f" max_connections {server_info['mc']}, on the same machine.",
+                "- Server: `gunicorn -c gunicorn.conf.py` (gevent workers, one per core, DB_POOL_SIZE 10 each),"
+                " bcrypt cost 12, JSON access log on. The per-client rate limits are lifted for the run (all load"
+                " comes from one address).",
+                f"- Load: `wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}s --latency -s <script> <url>` per endpoint after a"
+                " 1 s warm-up, over loopback; wrk shares the two cores with the server and MySQL.",
+                f"- Databases: `gen-data --orders {SMALL}` and `gen-data --orders {LARGE}`; each endpoint is run on both.",
+                "- Login: `wrk -t2 -c8` on POST /login (valid credentials). Login storm: `wrk -t1 -c16` on POST /login"
+                " while track-order is measured again. Memory: VmRSS of each worker before and after"
+                f" {SOAK_SECONDS} s of a mixed script (`wrk -c16`) rotating over seven requests.",
+                "",
+                "## Endpoints",
+                "",
+                *table,
+                "",
+                "## Targets",
+                "",
+                "| target | measured | result |",
+                "|---|---|---|",
+                *[f"| {t} | {v} | {r} |" for t, v, r in targets],
+                "",
+                "## Log",
+                "",
+                "```",
+                *log_lines,
+                "```",
+                "",
+            ]
+        )
+    )
+    say(f"Wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
