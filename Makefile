@@ -6,16 +6,29 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app1
 
-.PHONY: run test lint format venv env db check-db clean
+.PHONY: run serve bench test lint format venv env db check-db clean fuzz postman
 
 run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data
 	$(FLASK) init-db
 	$(BIN)/python app1.py
 
+serve: venv env check-db  ## Production-style: gunicorn with gevent workers (see gunicorn.conf.py)
+	$(FLASK) init-db
+	$(BIN)/gunicorn -c gunicorn.conf.py
+
+bench: venv env check-db  ## Load-test the production server with wrk on 1k and 1M orders; writes bench/RESULTS.md
+	$(BIN)/python bench/run.py
+
 test: venv check-db  ## Lint, then run the test suite against a throwaway database
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+fuzz: venv check-db  ## schemathesis against the live /openapi.json as each role, on a throwaway database
+	$(BIN)/python -m courier.fuzz
+
+postman: venv  ## Regenerate docs/postman_collection.json from the OpenAPI document
+	$(BIN)/python -m courier.postman docs/postman_collection.json
 
 lint: venv
 	$(BIN)/ruff check .

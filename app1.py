@@ -4,6 +4,7 @@ Handlers stay thin: parse, authorise (require_role first), call a courier.* modu
 """
 
 from flask import Blueprint, Flask, jsonify, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from courier import (
     accounts,
@@ -12,15 +13,20 @@ from courier import (
     errors,
     lifecycle,
     limits,
+    live,
     middleware,
+    openapi,
     orders,
+    requestlog,
     schemas,
+    sessions,
     support,
     tracking,
 )
 from courier.auth import require_role
 from courier.config import check_secret, from_env
 from courier.errors import bad_request, unauthorized
+from courier.limits import limiter
 from courier.pagination import page_args
 from courier.validation import choice_arg, clean, datetime_arg, int_arg, json_body
 
@@ -36,6 +42,10 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
     check_secret(app)
+    if app.config.get("TRUSTED_PROXIES"):
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    requestlog.init_app(app)
     middleware.init_app(app)
     errors.register_error_handlers(app)
     db.init_app(app)
@@ -64,6 +74,29 @@ def readyz():
 
 
 # --------------------------------------------------------------------------------------------
+# Documentation (no login)
+# --------------------------------------------------------------------------------------------
+
+
+@api.get("/openapi.json")
+def openapi_json():
+    """The OpenAPI 3.1 document of every route, built from the schemas that validate requests."""
+    return openapi.openapi_response()
+
+
+@api.get("/docs")
+def docs():
+    """Swagger UI, served offline from a pinned package."""
+    return openapi.docs_page()
+
+
+@api.get("/docs/<path:filename>")
+def docs_asset(filename):
+    """Swagger UI's scripts and styles."""
+    return openapi.docs_asset(filename)
+
+
+# --------------------------------------------------------------------------------------------
 # Authentication and accounts
 # --------------------------------------------------------------------------------------------
 
@@ -77,6 +110,10 @@ def signup():
 
 
 @api.post("/login")
+@limiter.limit(
+    limits.login_limit_per_account, key_func=limits.login_account_key, deduct_when=limits.failed_login
+)
+@limiter.limit(limits.login_limit_per_ip, key_func=limits.client_ip_key, deduct_when=limits.failed_login)
 def login():
     """One login for every role: email (customers, couriers) or username (admins), and password."""
     body = json_body(schemas.LOGIN)
@@ -90,6 +127,36 @@ def login():
     tokens = auth.issue_tokens(role, user_id)
     token = tokens.pop("token")
     return {"message": "Login successful", "token": token, "role": role, "id": user_id, **tokens}
+
+
+@api.post("/refresh")
+def refresh():
+    """A new access token for the refresh token in the Authorization header (same login session)."""
+    caller = require_role(ADMIN, CUSTOMER, COURIER, refresh=True)
+    return sessions.refresh(caller)
+
+
+@api.post("/logout")
+def logout():
+    """End the access token's login session and, if given, the refresh token's; both stop working."""
+    caller = require_role(ADMIN, CUSTOMER, COURIER)
+    body = json_body(schemas.LOGOUT) if request.content_length else {}
+    revoked = sessions.logout(caller, body.get("refresh_token"))
+    return {"message": "Logout successful", "revoked_sessions": revoked}
+
+
+@api.post("/change-password")
+@limiter.limit(
+    limits.login_limit_per_account,
+    key_func=limits.token_account_key,
+    deduct_when=limits.failed_password_check,
+)
+def change_password():
+    """Change your password (the old one is required); your other sessions end, this one stays valid."""
+    caller = require_role(ADMIN, CUSTOMER, COURIER)
+    body = json_body(schemas.CHANGE_PASSWORD)
+    revoked = sessions.change_password(caller, body["old_password"], body["new_password"])
+    return {"message": "Password changed", "revoked_sessions": revoked}
 
 
 @api.post("/register")
@@ -161,6 +228,16 @@ def admin_cancel_order(order_id):
     with db.transaction():
         lifecycle.cancel(order_id, caller, reason=clean(body.get("reason")))
     return {"message": "Order cancelled", "order": orders.get_order(order_id)}
+
+
+@api.post("/admin/return-order/<int:order_id>")
+def admin_return_order(order_id):
+    """An admin closes a Failed Attempt order as Returned (to the sender)."""
+    caller = require_role(ADMIN)
+    body = json_body(schemas.CANCEL) if request.content_length else {}
+    with db.transaction():
+        lifecycle.admin_return(order_id, caller, note=clean(body.get("reason")))
+    return {"message": "Order returned", "order": orders.get_order(order_id)}
 
 
 @api.delete("/admin/delete-user/<user_type>/<int:user_id>")
@@ -235,6 +312,14 @@ def customer_track_order(order_id):
     caller = require_role(CUSTOMER)
     order = orders.customer_order(order_id, caller.id)
     return tracking.customer_view(order)
+
+
+@api.get("/customer/track-order/<int:order_id>/events")
+def customer_track_order_events(order_id):
+    """The customer's order live, as Server-Sent Events, full detail; ends when the order is final."""
+    caller = require_role(CUSTOMER)
+    order = orders.customer_order(order_id, caller.id)
+    return live.stream(order, public=False, max_seconds=live.token_seconds_left())
 
 
 @api.post("/customer/cancel-order/<int:order_id>")
@@ -331,6 +416,25 @@ def delivery_history():
     page = page_args({"-closed_at": (orders.datetime, int)}, "-closed_at")
     rows, next_cursor = orders.courier_orders(caller.id, page, finished=True)
     return {"orders": rows, "next_cursor": next_cursor}
+
+
+# --------------------------------------------------------------------------------------------
+# Public tracking (no login; rate limited per client by TRACK_RATE_LIMIT)
+# --------------------------------------------------------------------------------------------
+
+
+@api.get("/track/<tracking_number>")
+@limiter.limit(tracking.track_rate_limit)
+def track(tracking_number):
+    """Anyone with the tracking number: status, public timeline, last location; no personal data."""
+    return tracking.public_view(tracking.public_order(tracking_number))
+
+
+@api.get("/track/<tracking_number>/events")
+@limiter.limit(tracking.track_rate_limit)
+def track_events(tracking_number):
+    """The public view live, as Server-Sent Events; ends when the order is final."""
+    return live.stream(tracking.public_order(tracking_number), public=True)
 
 
 if __name__ == "__main__":
