@@ -43,6 +43,7 @@ LARGE = int(os.environ.get("BENCH_LARGE") or 1_000_000)
 DURATION = int(os.environ.get("BENCH_DURATION") or 5)
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS") or 32)
 SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS") or 300)
+WATCHERS = int(os.environ.get("BENCH_WATCHERS") or 500)
 THREADS = 2
 READS = ["track-order", "track (public)", "admin orders p1", "admin orders deep", "assigned-orders"]
 WRITES = ["update-location", "place-order"]
@@ -174,12 +175,20 @@ def fixtures(config, server):
             " SELECT 'bench-admin', password FROM customers ORDER BY customer_id LIMIT 1"
         )
         cur.execute(
-            "SELECT o.order_id, o.tracking_number, c.email AS customer, d.email AS courier"
+            "SELECT o.order_id, o.tracking_number, o.assigned_to, c.email AS customer, d.email AS courier"
             " FROM orders o JOIN customers c ON c.customer_id = o.customer_id"
             " JOIN delivery_persons d ON d.delivery_person_id = o.assigned_to"
             " WHERE o.status = 'Out for Delivery' ORDER BY o.order_id DESC LIMIT 1"
         )
         order = cur.fetchone()
+        # Another courier with active orders sends the location updates, so the order whose
+        # timeline track-order reads does not grow during the run.
+        cur.execute(
+            "SELECT d.email FROM delivery_persons d JOIN orders o ON o.assigned_to = d.delivery_person_id"
+            " WHERE o.closed_at IS NULL AND d.delivery_person_id <> %s ORDER BY o.order_id DESC LIMIT 1",
+            (order["assigned_to"],),
+        )
+        mover = cur.fetchone()["email"]
         cur.execute("SELECT COUNT(*) AS n FROM orders")
         total = cur.fetchone()["n"]
         cur.execute(
@@ -201,6 +210,7 @@ def fixtures(config, server):
         "courier": post_json(server.base + "/login", {"email": order["courier"], "password": password})[
             "token"
         ],
+        "mover": post_json(server.base + "/login", {"email": mover, "password": password})["token"],
         "customer_email": order["customer"],
     }
 
@@ -242,7 +252,7 @@ def endpoints(fx):
                 "location",
                 "PATCH",
                 "/delivery/update-location",
-                fx["courier"],
+                fx["mover"],
                 {"latitude": 40.71, "longitude": -74.0},
             ),
         ),
@@ -308,6 +318,28 @@ def measure(label, config):
         raise
 
 
+def open_watchers(base, tracking_number, count):
+    """Open `count` real SSE connections to the public stream and leave them open."""
+    port = int(base.rsplit(":", 1)[1])
+    sockets = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(
+            f"GET /track/{tracking_number}/events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n".encode()
+        )
+        sockets.append(sock)
+    return sockets
+
+
+def streaming(sock):
+    """Whether a watcher's connection answered 200 with an event stream."""
+    try:
+        head = sock.recv(4096).decode(errors="replace")
+    except OSError:
+        return False
+    return head.startswith("HTTP/1.1 200") and "text/event-stream" in head
+
+
 def bcrypt_seconds():
     hashed = bcrypt.hashpw(b"password123", bcrypt.gensalt(12))
     times = []
@@ -330,7 +362,7 @@ def mixed_script(fx):
         ("GET", f"/track/{order['tracking_number']}", None, None),
         ("GET", "/admin/orders?limit=20", fx["admin"], None),
         ("GET", "/delivery/assigned-orders", fx["courier"], None),
-        ("PATCH", "/delivery/update-location", fx["courier"], {"latitude": 40.7, "longitude": -74.0}),
+        ("PATCH", "/delivery/update-location", fx["mover"], {"latitude": 40.7, "longitude": -74.0}),
         (
             "POST",
             "/customer/place-order",
@@ -418,6 +450,18 @@ def main():
         f"  track-order during login storm: {stormy['rps']:.0f} req/s, p99 {stormy['p99']:.2f} ms (quiet {quiet['p99']:.2f} ms)"
     )
 
+    # 500 SSE watchers must not starve normal requests.
+    watchers = open_watchers(server.base, fx["order"]["tracking_number"], WATCHERS)
+    time.sleep(3)
+    watched = wrk(server.base, OUT / "track_order.lua")
+    live = sum(streaming(sock) for sock in watchers)
+    for sock in watchers:
+        sock.close()
+    say(
+        f"  track-order with {WATCHERS} SSE watchers open ({live} streaming): {watched['rps']:.0f} req/s,"
+        f" p99 {watched['p99']:.2f} ms (quiet {quiet['rps']:.0f} req/s, p99 {quiet['p99']:.2f} ms)"
+    )
+
     # Memory of each worker over a mixed load.
     script = mixed_script(fx)
     wrk(server.base, script, duration=10)
@@ -455,6 +499,14 @@ def main():
             f"login ≥ 0.8 × cores ÷ bcrypt ({t_bcrypt * 1000:.0f} ms at cost 12) = {login_target:.1f}/s",
             f"{login['rps']:.1f}/s",
             verdict(login["rps"] >= login_target),
+        )
+    )
+    watch_ratio = watched["p99"] / quiet["p99"]
+    targets.append(
+        (
+            f"{WATCHERS} SSE watchers do not starve requests: all streaming, track-order p99 ≤ 3 × quiet",
+            f"{live}/{WATCHERS} streaming, p99 × {watch_ratio:.2f}",
+            verdict(live == WATCHERS and watch_ratio <= 3),
         )
     )
     storm_ratio = stormy["p99"] / quiet["p99"]
@@ -502,6 +554,7 @@ def main():
                 f"- Load: `wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}s --latency -s <script> <url>` per endpoint after a"
                 " 1 s warm-up, over loopback; wrk shares the two cores with the server and MySQL.",
                 f"- Databases: `gen-data --orders {SMALL}` and `gen-data --orders {LARGE}`; each endpoint is run on both.",
+                f"- SSE: {WATCHERS} raw connections held open on GET /track/<n>/events while track-order is measured again.",
                 "- Login: `wrk -t2 -c8` on POST /login (valid credentials). Login storm: `wrk -t1 -c16` on POST /login"
                 " while track-order is measured again. Memory: VmRSS of each worker before and after"
                 f" {SOAK_SECONDS} s of a mixed script (`wrk -c16`) rotating over seven requests.",

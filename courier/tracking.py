@@ -90,23 +90,25 @@ def courier_of(order):
     return row
 
 
-def out_for_delivery_since(order_id):
+def out_for_delivery_since(events):
     """When the order last went Out for Delivery (the start of the trail customers may see)."""
-    row = query(
-        "SELECT MAX(created_at) AS at FROM order_events"
-        " WHERE order_id = %s AND type = 'status' AND status = 'Out for Delivery'",
-        (order_id,),
-        one=True,
-    )
-    return row["at"] if row else None
+    starts = [e["created_at"] for e in events if e["type"] == "status" and e["status"] == OUT_FOR_DELIVERY]
+    return starts[-1] if starts else None
+
+
+TRAIL_POINTS = 500
 
 
 def trail(courier_id, since):
-    return query(
+    """The courier's positions since `since`, oldest first: the latest TRAIL_POINTS of them."""
+    rows = query(
         "SELECT latitude, longitude, location, created_at AS at FROM courier_positions"
-        " WHERE delivery_person_id = %s AND created_at >= %s ORDER BY created_at, position_id",
-        (courier_id, since),
+        " WHERE delivery_person_id = %s AND created_at >= %s"
+        " ORDER BY created_at DESC, position_id DESC LIMIT %s",
+        (courier_id, since, TRAIL_POINTS),
     )
+    rows.reverse()
+    return rows
 
 
 def position_json(courier, rounding=None):
@@ -121,9 +123,10 @@ def position_json(courier, rounding=None):
 def customer_view(order):
     """The order, its full timeline, the courier's name and, while Out for Delivery, position and trail."""
     courier = courier_of(order)
+    events = timeline(order["order_id"])
     view = {
         "order": order,
-        "events": [event_json(e) for e in timeline(order["order_id"])],
+        "events": [event_json(e) for e in events],
         "courier": {"delivery_person_id": courier["delivery_person_id"], "name": courier["name"]}
         if courier
         else None,
@@ -132,7 +135,7 @@ def customer_view(order):
     }
     if courier and order["status"] == "Out for Delivery":
         view["last_position"] = position_json(courier)
-        since = out_for_delivery_since(order["order_id"])
+        since = out_for_delivery_since(events)
         if since is not None:
             view["trail"] = trail(courier["delivery_person_id"], since)
     return view

@@ -504,3 +504,20 @@ def test_events_are_append_only_in_the_database(world, orders, sql):
     with pytest.raises(pymysql.err.OperationalError, match="append-only"):
         sql("DELETE FROM order_events WHERE order_id = %s", (oid,))
     assert event_count(sql, oid) == 1
+
+
+def test_trail_keeps_the_latest_500_points_oldest_first(client, world, orders, sql):
+    order = place(orders, world.alice)
+    orders.assign(world.admin, order["order_id"], world.dave)
+    orders.move(world.dave, order["order_id"], "Picked Up", "Out for Delivery")
+    values = ", ".join(["(%s, %s, 20, %s, UTC_TIMESTAMP(6) + INTERVAL %s SECOND)"] * 510)
+    args = [v for i in range(1, 511) for v in (world.dave.id, 10 + i / 10000, f"p{i}", i)]
+    sql(
+        "INSERT INTO courier_positions (delivery_person_id, latitude, longitude, location, created_at)"
+        f" VALUES {values}",
+        args,
+    )
+    view = client.get(f"/customer/track-order/{order['order_id']}", headers=world.alice.headers)
+    trail = view.get_json()["trail"]
+    assert len(trail) == 500
+    assert [p["location"] for p in trail[:2]] == ["p11", "p12"] and trail[-1]["location"] == "p510"
