@@ -28,7 +28,7 @@ from courier.config import check_secret, from_env
 from courier.errors import bad_request, unauthorized
 from courier.limits import limiter
 from courier.pagination import page_args
-from courier.validation import choice_arg, clean, datetime_arg, int_arg, json_body
+from courier.validation import choice_arg, clean, datetime_arg, int_arg, json_body, optional_json_body
 
 ADMIN, CUSTOMER, COURIER = "admin", "customer", "delivery_person"
 
@@ -140,7 +140,7 @@ def refresh():
 def logout():
     """End the access token's login session and, if given, the refresh token's; both stop working."""
     caller = require_role(ADMIN, CUSTOMER, COURIER)
-    body = json_body(schemas.LOGOUT) if request.content_length else {}
+    body = optional_json_body(schemas.LOGOUT)
     revoked = sessions.logout(caller, body.get("refresh_token"))
     return {"message": "Logout successful", "revoked_sessions": revoked}
 
@@ -224,7 +224,7 @@ def admin_assign_delivery():
 def admin_cancel_order(order_id):
     """An admin cancels any order that is not final."""
     caller = require_role(ADMIN)
-    body = json_body(schemas.CANCEL) if request.content_length else {}
+    body = optional_json_body(schemas.CANCEL)
     with db.transaction():
         lifecycle.cancel(order_id, caller, reason=clean(body.get("reason")))
     return {"message": "Order cancelled", "order": orders.get_order(order_id)}
@@ -234,7 +234,7 @@ def admin_cancel_order(order_id):
 def admin_return_order(order_id):
     """An admin closes a Failed Attempt order as Returned (to the sender)."""
     caller = require_role(ADMIN)
-    body = json_body(schemas.CANCEL) if request.content_length else {}
+    body = optional_json_body(schemas.CANCEL)
     with db.transaction():
         lifecycle.admin_return(order_id, caller, note=clean(body.get("reason")))
     return {"message": "Order returned", "order": orders.get_order(order_id)}
@@ -310,8 +310,7 @@ def customer_orders():
 def customer_track_order(order_id):
     """The customer's order with its full timeline, courier and, while Out for Delivery, position."""
     caller = require_role(CUSTOMER)
-    order = orders.customer_order(order_id, caller.id)
-    return tracking.customer_view(order)
+    return tracking.customer_view(*tracking.customer_order(order_id, caller.id))
 
 
 @api.get("/customer/track-order/<int:order_id>/events")
@@ -326,7 +325,7 @@ def customer_track_order_events(order_id):
 def customer_cancel_order(order_id):
     """The customer cancels their own order before pickup."""
     caller = require_role(CUSTOMER)
-    body = json_body(schemas.CANCEL) if request.content_length else {}
+    body = optional_json_body(schemas.CANCEL)
     with db.transaction():
         lifecycle.cancel(order_id, caller, reason=clean(body.get("reason")), customer_id=caller.id)
     return {"message": "Order cancelled", "order": orders.get_order(order_id)}
@@ -427,14 +426,15 @@ def delivery_history():
 @limiter.limit(tracking.track_rate_limit)
 def track(tracking_number):
     """Anyone with the tracking number: status, public timeline, last location; no personal data."""
-    return tracking.public_view(tracking.public_order(tracking_number))
+    return tracking.public_view(*tracking.public_order(tracking_number))
 
 
 @api.get("/track/<tracking_number>/events")
 @limiter.limit(tracking.track_rate_limit)
 def track_events(tracking_number):
     """The public view live, as Server-Sent Events; ends when the order is final."""
-    return live.stream(tracking.public_order(tracking_number), public=True)
+    order, _ = tracking.public_order(tracking_number)
+    return live.stream(order, public=True)
 
 
 if __name__ == "__main__":

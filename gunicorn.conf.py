@@ -62,3 +62,15 @@ def on_starting(server):
             f"MySQL's max_connections ({max_connections}) for everything else: lower WEB_CONCURRENCY or "
             "DB_POOL_SIZE, or raise max_connections."
         )
+
+
+def pre_request(worker, req):
+    """Let other connections' greenlets run before each request.
+
+    A keep-alive connection whose next request is already buffered is otherwise served again and again
+    without the worker ever yielding, so the other connections of that worker wait (a p99 of hundreds of ms
+    at a p50 under 1 ms). One switch to the hub per request makes service round-robin.
+    """
+    import gevent
+
+    gevent.sleep(0)

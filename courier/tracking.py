@@ -5,6 +5,7 @@ from flask import current_app
 from .db import execute, query
 from .errors import conflict, not_found
 from .lifecycle import actor_name
+from .orders import ORDER_COLUMNS
 
 TIMELINE_COLUMNS = (
     "event_id, type, status, note, reason, location, latitude, longitude, actor_role, actor_name, created_at"
@@ -78,16 +79,33 @@ def live_event_json(row, public, order_status):
     return event
 
 
-def courier_of(order):
-    if order["assigned_to"] is None:
-        return None
+# The assigned courier's columns, fetched in the same query as the order (prefixed, then split off).
+COURIER_COLUMNS = (
+    "d.delivery_person_id AS c_delivery_person_id, d.name AS c_name, d.latitude AS c_latitude,"
+    " d.longitude AS c_longitude, d.location AS c_location, d.position_at AS c_position_at"
+)
+
+
+def _order_and_courier(columns, where, args):
+    """One row of an order with its courier (LEFT JOIN), split into (order, courier or None)."""
     row = query(
-        "SELECT delivery_person_id, name, phone, latitude, longitude, location, position_at"
-        " FROM delivery_persons WHERE delivery_person_id = %s",
-        (order["assigned_to"],),
+        f"SELECT {columns}, {COURIER_COLUMNS} FROM orders o"
+        f" LEFT JOIN delivery_persons d ON d.delivery_person_id = o.assigned_to WHERE {where}",
+        args,
         one=True,
     )
-    return row
+    if row is None:
+        return None, None
+    courier = {key[2:]: row.pop(key) for key in list(row) if key.startswith("c_")}
+    return row, (courier if courier["delivery_person_id"] is not None else None)
+
+
+def customer_order(order_id, customer_id):
+    """The customer's own order and its courier; someone else's order is reported as not found."""
+    order, courier = _order_and_courier(ORDER_COLUMNS, "o.order_id = %s", (order_id,))
+    if order is None or order["customer_id"] != customer_id:
+        raise not_found("Order")
+    return order, courier
 
 
 def out_for_delivery_since(events):
@@ -120,9 +138,8 @@ def position_json(courier, rounding=None):
     return {"latitude": lat, "longitude": lng, "location": courier["location"], "at": courier["position_at"]}
 
 
-def customer_view(order):
+def customer_view(order, courier):
     """The order, its full timeline, the courier's name and, while Out for Delivery, position and trail."""
-    courier = courier_of(order)
     events = timeline(order["order_id"])
     view = {
         "order": order,
@@ -143,26 +160,24 @@ def customer_view(order):
 
 def public_order(tracking_number):
     """The order behind a tracking number; an unknown number is 404."""
-    row = None
+    row = courier = None
     if 0 < len(tracking_number) <= MAX_TRACKING_NUMBER:
-        row = query(
-            "SELECT order_id, tracking_number, assigned_to, status, location, created_at, updated_at"
-            " FROM orders WHERE tracking_number = %s",
+        row, courier = _order_and_courier(
+            "o.order_id, o.tracking_number, o.assigned_to, o.status, o.location, o.created_at, o.updated_at",
+            "o.tracking_number = %s",
             (tracking_number,),
-            one=True,
         )
     if row is None:
         raise not_found("Tracking number")
-    return row
+    return row, courier
 
 
-def public_view(order):
+def public_view(order, courier):
     """What anyone with the tracking number sees: status, public timeline, last location text and,
     only while Out for Delivery, the courier's position rounded to about 100 m. Never names, emails,
     phone numbers, addresses or exact coordinates."""
     position = None
     if order["status"] == OUT_FOR_DELIVERY:
-        courier = courier_of(order)
         if courier is not None and courier["position_at"] is not None:
             position = rounded(courier["latitude"], courier["longitude"])
             if position is not None:

@@ -81,6 +81,13 @@ def json_body(schema):
     return validate(schema, data)
 
 
+def optional_json_body(schema):
+    """Like json_body, for routes whose body may be left out entirely ({} then)."""
+    if not request.content_length:
+        return {}
+    return json_body(schema)
+
+
 def clean(value):
     """Strip a string and turn a blank one into None."""
     if isinstance(value, str):

@@ -1,6 +1,7 @@
 """Admin endpoints: users, orders, assignment, cancellation, deleting accounts and answering issues."""
 
 import pytest
+from helpers import assert_error, count, events, order_row
 
 ADMIN_ENDPOINTS = [
     ("get", "/admin/users", None),
@@ -11,31 +12,6 @@ ADMIN_ENDPOINTS = [
     ("get", "/admin/issues", None),
     ("patch", "/admin/issues", {"issue_id": 1, "status": "Closed"}),
 ]
-
-
-def count(sql, table, where="1=1", args=()):
-    return sql(f"SELECT COUNT(*) AS n FROM {table} WHERE {where}", args, one=True)["n"]
-
-
-def order_row(sql, order_id):
-    return sql("SELECT * FROM orders WHERE order_id = %s", (order_id,), one=True)
-
-
-def events(sql, order_id, type_=None):
-    where, args = "order_id = %s", [order_id]
-    if type_:
-        where += " AND type = %s"
-        args.append(type_)
-    return sql(f"SELECT * FROM order_events WHERE {where} ORDER BY event_id", args)
-
-
-def assert_error(response, status, code=None):
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"]
-    if code is not None:
-        assert body["code"] == code
-    return body
 
 
 def call(client, method, url, body=None, headers=None):

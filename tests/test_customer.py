@@ -1,6 +1,7 @@
 """Customer endpoints: placing, listing, tracking and cancelling orders, and feedback."""
 
 import pytest
+from helpers import assert_error, count, events, order_row
 
 CUSTOMER_ENDPOINTS = [
     ("post", "/customer/place-order", {"delivery_address": "1 Road", "recipient_name": "Rita"}),
@@ -10,27 +11,6 @@ CUSTOMER_ENDPOINTS = [
     ("post", "/customer/feedback", {"order_id": 1, "feedback": "Nice"}),
 ]
 ORDER = {"delivery_address": "1 Delivery Road", "recipient_name": "Rita Recipient"}
-
-
-def count(sql, table, where="1=1", args=()):
-    return sql(f"SELECT COUNT(*) AS n FROM {table} WHERE {where}", args, one=True)["n"]
-
-
-def order_row(sql, order_id):
-    return sql("SELECT * FROM orders WHERE order_id = %s", (order_id,), one=True)
-
-
-def events(sql, order_id):
-    return sql("SELECT * FROM order_events WHERE order_id = %s ORDER BY event_id", (order_id,))
-
-
-def assert_error(response, status, code=None):
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"]
-    if code is not None:
-        assert body["code"] == code
-    return body
 
 
 def place(client, customer, body=None, **headers):

@@ -1,18 +1,10 @@
 """Delivery-person endpoints: assigned orders, the status lifecycle, location updates and history."""
 
 import pytest
+from helpers import assert_error, count, events, order_row
 
-STATUSES = [
-    "Pending",
-    "Assigned",
-    "Picked Up",
-    "In Transit",
-    "Out for Delivery",
-    "Delivered",
-    "Failed Attempt",
-    "Returned",
-    "Cancelled",
-]
+from courier.schemas import STATUSES
+
 FINAL = {"Delivered", "Returned", "Cancelled"}
 
 # PRODUCT.md's transition table, the courier's rows only: from -> the statuses the courier may move to.
@@ -44,27 +36,6 @@ DELIVERY_ENDPOINTS = [
     ("patch", "/delivery/update-location", {"latitude": 1.0, "longitude": 2.0}),
     ("get", "/delivery/history", None),
 ]
-
-
-def count(sql, table, where="1=1", args=()):
-    return sql(f"SELECT COUNT(*) AS n FROM {table} WHERE {where}", args, one=True)["n"]
-
-
-def order_row(sql, order_id):
-    return sql("SELECT * FROM orders WHERE order_id = %s", (order_id,), one=True)
-
-
-def events(sql, order_id):
-    return sql("SELECT * FROM order_events WHERE order_id = %s ORDER BY event_id", (order_id,))
-
-
-def assert_error(response, status, code=None):
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"]
-    if code is not None:
-        assert body["code"] == code
-    return body
 
 
 def order_in(client, world, orders, status, customer=None, courier=None):

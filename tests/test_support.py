@@ -1,19 +1,7 @@
 """POST /raise-issue: customers and couriers report problems, optionally about an order they own or carry."""
 
 import pytest
-
-
-def count(sql, table, where="1=1", args=()):
-    return sql(f"SELECT COUNT(*) AS n FROM {table} WHERE {where}", args, one=True)["n"]
-
-
-def assert_error(response, status, code=None):
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"]
-    if code is not None:
-        assert body["code"] == code
-    return body
+from helpers import assert_error, count
 
 
 def raise_issue(client, user, **body):
