@@ -43,7 +43,10 @@ INSERT INTO orders (order_id, tracking_number, customer_id, assigned_to, status,
    'Shoes', 1.000, NOW(6) - INTERVAL 3 DAY, NOW(6) - INTERVAL 2 DAY),
   (5, 'CTFB1TMXB1HSSGAXWY', 2, NULL, 'Pending', NULL, NULL, NULL, NULL,
    '34 Harbour Road, Springfield', '2 Pier Street, Capital City', 'Ivan Recipient', NULL,
-   NULL, NULL, NOW(6) - INTERVAL 30 MINUTE, NULL);
+   NULL, NULL, NOW(6) - INTERVAL 30 MINUTE, NULL),
+  (6, 'CT7B1BPVRGMVZN6XQJ', 2, 2, 'Failed Attempt', 'Pier Street', NULL, NULL, NULL,
+   '34 Harbour Road, Springfield', '8 Pier Street, Capital City', 'Judy Recipient', NULL,
+   'Wine', 3.000, NOW(6) - INTERVAL 2 DAY, NULL);
 
 INSERT INTO order_events (order_id, type, status, note, location, latitude, longitude, actor_role, actor_id,
                           actor_name, created_at) VALUES
@@ -60,7 +63,15 @@ INSERT INTO order_events (order_id, type, status, note, location, latitude, long
   (4, 'status', 'Picked Up', NULL, NULL, NULL, NULL, 'delivery_person', 1, 'Dave Courier', NOW(6) - INTERVAL 2 DAY - INTERVAL 3 HOUR),
   (4, 'status', 'Out for Delivery', NULL, NULL, NULL, NULL, 'delivery_person', 1, 'Dave Courier', NOW(6) - INTERVAL 2 DAY - INTERVAL 1 HOUR),
   (4, 'status', 'Delivered', 'Left with recipient', 'Birch Lane', NULL, NULL, 'delivery_person', 1, 'Dave Courier', NOW(6) - INTERVAL 2 DAY),
-  (5, 'created', 'Pending', 'Order placed', NULL, NULL, NULL, 'customer', 2, 'Bob Example', NOW(6) - INTERVAL 30 MINUTE);
+  (5, 'created', 'Pending', 'Order placed', NULL, NULL, NULL, 'customer', 2, 'Bob Example', NOW(6) - INTERVAL 30 MINUTE),
+  (6, 'created', 'Pending', 'Order placed', NULL, NULL, NULL, 'customer', 2, 'Bob Example', NOW(6) - INTERVAL 2 DAY),
+  (6, 'assignment', 'Assigned', 'Assigned to Erin Courier', NULL, NULL, NULL, 'admin', 1, 'admin', NOW(6) - INTERVAL 47 HOUR),
+  (6, 'status', 'Picked Up', NULL, NULL, NULL, NULL, 'delivery_person', 2, 'Erin Courier', NOW(6) - INTERVAL 46 HOUR),
+  (6, 'status', 'Out for Delivery', NULL, NULL, NULL, NULL, 'delivery_person', 2, 'Erin Courier', NOW(6) - INTERVAL 45 HOUR);
+
+INSERT INTO order_events (order_id, type, status, note, reason, location, actor_role, actor_id, actor_name, created_at)
+VALUES (6, 'status', 'Failed Attempt', 'Nobody home', 'recipient_unavailable', 'Pier Street', 'delivery_person', 2,
+        'Erin Courier', NOW(6) - INTERVAL 44 HOUR);
 
 INSERT INTO courier_positions (delivery_person_id, latitude, longitude, location, created_at) VALUES
   (1, 40.712776, -74.005974, 'Elm Street', NOW(6) - INTERVAL 5 MINUTE);
@@ -68,5 +79,3 @@ INSERT INTO courier_positions (delivery_person_id, latitude, longitude, location
 INSERT INTO issues (issue_id, user_type, user_id, order_id, message, status) VALUES
   (1, 'customer', 1, 2, 'Can the courier call before arriving?', 'Open');
 
-INSERT INTO feedback (order_id, customer_id, feedback, rating) VALUES
-  (4, 1, 'Quick and friendly delivery.', 5);
