@@ -317,7 +317,7 @@ def customer_track_order(order_id):
 def customer_track_order_events(order_id):
     """The customer's order live, as Server-Sent Events, full detail; ends when the order is final."""
     caller = require_role(CUSTOMER)
-    order = orders.customer_order(order_id, caller.id)
+    order, _ = tracking.customer_order(order_id, caller.id)
     return live.stream(order, public=False, max_seconds=live.token_seconds_left())
 
 

@@ -41,14 +41,6 @@ def get_order(order_id):
     return query(f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.order_id = %s", (order_id,), one=True)
 
 
-def customer_order(order_id, customer_id):
-    """The customer's own order; someone else's is reported as not found."""
-    order = get_order(order_id)
-    if order is None or order["customer_id"] != customer_id:
-        raise not_found("Order")
-    return order
-
-
 def _replay(customer_id, key, request_hash):
     existing = query(
         f"SELECT {ORDER_COLUMNS}, o.request_hash FROM orders o"
