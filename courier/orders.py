@@ -9,7 +9,7 @@ import pymysql
 
 from . import pagination
 from .db import execute, query, transaction
-from .errors import ApiError, conflict, not_found
+from .errors import conflict
 from .lifecycle import add_event
 from .validation import clean
 
@@ -139,13 +139,3 @@ def courier_orders(courier_id, page, finished):
         columns, descending = ("o.order_id",), False
         where = "o.assigned_to = %s AND o.closed_at IS NULL"
     return _order_page(where, (courier_id,), columns, descending, page)
-
-
-def require_order(order_id):
-    order = get_order(order_id)
-    if order is None:
-        raise not_found("Order")
-    return order
-
-
-__all__ = ["ApiError", "place_order"]
