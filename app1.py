@@ -8,20 +8,27 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from courier import (
     accounts,
+    analytics,
     auth,
+    console,
     db,
     errors,
+    export,
     lifecycle,
     limits,
     live,
     middleware,
+    notifications,
     openapi,
     orders,
+    proof,
     requestlog,
     schemas,
     sessions,
     support,
     tracking,
+    webhooks,
+    worker,
 )
 from courier.auth import require_role
 from courier.config import check_secret, from_env
@@ -51,8 +58,26 @@ def create_app(test_config=None):
     db.init_app(app)
     auth.init_app(app)
     limits.init_app(app)
+    worker.init_app(app)
     app.register_blueprint(api)
     return app
+
+
+# --------------------------------------------------------------------------------------------
+# Web console and public tracking page (HTML; the pages call the JSON API below)
+# --------------------------------------------------------------------------------------------
+
+
+@api.get("/")
+def console_page():
+    """The web console: log in, then the screens of your role."""
+    return console.index()
+
+
+@api.get("/t/<tracking_number>")
+def tracking_page(tracking_number):
+    """The public tracking page of one parcel: timeline and, while Out for Delivery, a map."""
+    return console.tracking_page(tracking_number)
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,6 +235,27 @@ def admin_orders():
     return {"orders": rows, "next_cursor": next_cursor}
 
 
+@api.get("/admin/orders/export.csv")
+def admin_orders_export():
+    """The filtered orders as CSV, streamed (constant memory at any size)."""
+    require_role(ADMIN)
+    where, args = orders.order_filters(
+        status=choice_arg("status", schemas.STATUSES),
+        customer_id=int_arg("customer_id"),
+        assigned_to=int_arg("assigned_to"),
+        created_from=datetime_arg("created_from"),
+        created_to=datetime_arg("created_to", end_of_day=True),
+    )
+    return export.orders_csv(where, args)
+
+
+@api.get("/admin/analytics")
+def admin_analytics():
+    """Order volume, delivery rates and times, per-courier figures, issues and ratings for ?from=&to=."""
+    require_role(ADMIN)
+    return analytics.summary(datetime_arg("from"), datetime_arg("to", end_of_day=True))
+
+
 @api.post("/admin/assign-delivery")
 def admin_assign_delivery():
     """Assign a Pending order to a courier, or move an Assigned one with "reassign": true."""
@@ -240,6 +286,26 @@ def admin_return_order(order_id):
     return {"message": "Order returned", "order": orders.get_order(order_id)}
 
 
+@api.post("/admin/override-delivery/<int:order_id>")
+def admin_override_delivery(order_id):
+    """Mark an Out for Delivery order Delivered without the code (e.g. after review of a locked order)."""
+    caller = require_role(ADMIN)
+    body = json_body(schemas.OVERRIDE_DELIVERY)
+    with db.transaction():
+        proof.admin_override(order_id, caller, clean(body["reason"]))
+    return {"message": "Order marked as delivered", "order": orders.get_order(order_id)}
+
+
+@api.post("/admin/unlock-delivery/<int:order_id>")
+def admin_unlock_delivery(order_id):
+    """Let the courier try the delivery code again on an order locked after too many wrong codes."""
+    caller = require_role(ADMIN)
+    body = optional_json_body(schemas.CANCEL)
+    with db.transaction():
+        proof.unlock(order_id, caller, clean(body.get("reason")))
+    return {"message": "Delivery code unlocked", "order": orders.get_order(order_id)}
+
+
 @api.delete("/admin/delete-user/<user_type>/<int:user_id>")
 def admin_delete_user(user_type, user_id):
     """Close an account; its orders, events, issues and feedback are kept."""
@@ -268,6 +334,84 @@ def admin_answer_issue():
     body = json_body(schemas.ANSWER_ISSUE)
     issue = support.answer_issue(caller, body["issue_id"], body.get("response"), body.get("status"))
     return {"message": "Issue updated successfully", "issue": issue}
+
+
+@api.get("/admin/notifications")
+def admin_notifications():
+    """Queued, sent and failed notifications (email, SMS, webhook), newest first."""
+    require_role(ADMIN)
+    filters = {
+        "status": choice_arg("status", schemas.NOTIFICATION_STATUSES),
+        "channel": choice_arg("channel", schemas.CHANNELS),
+        "order_id": int_arg("order_id"),
+        "webhook_id": int_arg("webhook_id"),
+    }
+    page = page_args({"-notification_id": (int,)}, "-notification_id")
+    rows, next_cursor = notifications.list_notifications(page, **filters)
+    return {"notifications": rows, "next_cursor": next_cursor}
+
+
+@api.get("/admin/notifications/<int:notification_id>")
+def admin_notification(notification_id):
+    """One notification with every delivery attempt."""
+    require_role(ADMIN)
+    return {"notification": notifications.get_notification(notification_id, attempts=True)}
+
+
+@api.post("/admin/notifications/<int:notification_id>/retry")
+def admin_retry_notification(notification_id):
+    """Queue a failed notification again, with a fresh retry budget."""
+    require_role(ADMIN)
+    notification = notifications.retry(notification_id)
+    return {"message": "Notification queued again", "notification": notification}
+
+
+@api.post("/admin/webhooks")
+def admin_create_webhook():
+    """Register a webhook endpoint; the answer shows its signing secret, once."""
+    caller = require_role(ADMIN)
+    body = json_body(schemas.WEBHOOK)
+    webhook = webhooks.create(caller, body["url"], body["events"], clean(body.get("description")))
+    return {"message": "Webhook registered", "webhook": webhook}, 201
+
+
+@api.get("/admin/webhooks")
+def admin_webhooks():
+    """Registered webhook endpoints (without their secrets)."""
+    require_role(ADMIN)
+    page = page_args({"webhook_id": (int,)}, "webhook_id")
+    rows, next_cursor = webhooks.list_webhooks(page)
+    return {"webhooks": rows, "next_cursor": next_cursor}
+
+
+@api.get("/admin/webhooks/<int:webhook_id>")
+def admin_webhook(webhook_id):
+    """One webhook endpoint and its latest deliveries."""
+    require_role(ADMIN)
+    return {"webhook": webhooks.get_webhook(webhook_id, deliveries=True)}
+
+
+@api.delete("/admin/webhooks/<int:webhook_id>")
+def admin_delete_webhook(webhook_id):
+    """Remove a webhook endpoint; its queued deliveries are dropped, its history is kept."""
+    require_role(ADMIN)
+    webhooks.delete(webhook_id)
+    return {"message": "Webhook deleted", "webhook_id": webhook_id}
+
+
+@api.post("/admin/webhooks/<int:webhook_id>/enable")
+def admin_enable_webhook(webhook_id):
+    """Re-enable an endpoint disabled after consecutive failures."""
+    require_role(ADMIN)
+    return {"message": "Webhook enabled", "webhook": webhooks.enable(webhook_id)}
+
+
+@api.post("/admin/webhooks/<int:webhook_id>/test")
+def admin_test_webhook(webhook_id):
+    """Queue a signed webhook.test event to the endpoint."""
+    require_role(ADMIN)
+    notification = webhooks.send_test(webhook_id)
+    return {"message": "Test event queued", "notification": notification}, 202
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,6 +475,37 @@ def customer_cancel_order(order_id):
     return {"message": "Order cancelled", "order": orders.get_order(order_id)}
 
 
+@api.get("/customer/orders/<int:order_id>/qr")
+def customer_order_qr(order_id):
+    """The order's proof-of-delivery QR code (PNG, or ?format=svg) to show the courier at the door."""
+    caller = require_role(CUSTOMER)
+    fmt = choice_arg("format", ["png", "svg"]) or "png"
+    return proof.qr_response(order_id, caller.id, fmt)
+
+
+@api.get("/customer/orders/<int:order_id>/delivery-code")
+def customer_delivery_code(order_id):
+    """The order's proof-of-delivery code as text, for reading it out when the QR code cannot be scanned."""
+    caller = require_role(CUSTOMER)
+    return proof.customer_code(order_id, caller.id)
+
+
+@api.get("/customer/preferences")
+def customer_preferences():
+    """Which notifications the customer gets (email, SMS)."""
+    caller = require_role(CUSTOMER)
+    return {"preferences": notifications.get_preferences(caller.id)}
+
+
+@api.patch("/customer/preferences")
+def customer_update_preferences():
+    """Switch email and/or SMS notifications on or off."""
+    caller = require_role(CUSTOMER)
+    body = json_body(schemas.PREFERENCES)
+    preferences = notifications.set_preferences(caller.id, body.get("email"), body.get("sms"))
+    return {"message": "Preferences updated", "preferences": preferences}
+
+
 @api.post("/customer/feedback")
 def customer_feedback():
     """Feedback (and an optional 1-5 rating) on the customer's own delivered order, once."""
@@ -382,8 +557,27 @@ def delivery_update_status():
             note=clean(body.get("note")),
             location=clean(body.get("location")),
             reason=body.get("reason"),
+            code=body.get("code"),
         )
     return {"message": "Status updated successfully", "order": orders.get_order(body["order_id"])}
+
+
+@api.post("/delivery/confirm-delivery")
+def delivery_confirm_delivery():
+    """Set Delivered with the code scanned from the customer's QR code."""
+    caller = require_role(COURIER)
+    body = json_body(schemas.CONFIRM_DELIVERY)
+    with db.transaction():
+        lifecycle.courier_update(
+            body["order_id"],
+            caller.id,
+            "Delivered",
+            caller,
+            note=clean(body.get("note")),
+            location=clean(body.get("location")),
+            code=body["code"],
+        )
+    return {"message": "Delivery confirmed", "order": orders.get_order(body["order_id"])}
 
 
 @api.patch("/delivery/update-location")

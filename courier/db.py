@@ -88,13 +88,19 @@ def execute(sql, args=()):
 
 @contextmanager
 def transaction():
-    """Everything inside commits together or not at all."""
+    """Everything inside commits together or not at all.
+
+    An error marked keep_changes (errors.ApiError) commits what was done before it, then propagates.
+    """
     db = get_db()
     db.begin()
     try:
         yield db
-    except BaseException:
-        db.rollback()
+    except BaseException as exc:
+        if getattr(exc, "keep_changes", False):
+            db.commit()
+        else:
+            db.rollback()
         raise
     db.commit()
 

@@ -12,6 +12,9 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error that becomes a JSON response with the given status."""
 
+    # True: what the transaction did before this error still commits (e.g. a counted wrong delivery code).
+    keep_changes = False
+
     def __init__(self, status, message, code, fields=None, **extra):
         super().__init__(message)
         self.status = status

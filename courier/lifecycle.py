@@ -1,5 +1,6 @@
 """The order lifecycle: who may move an order from which status to which, and the evented, locked change."""
 
+from . import notifications, proof
 from .db import execute, query
 from .errors import ApiError, bad_request, conflict, not_found
 
@@ -65,13 +66,33 @@ def actor_name(caller):
     return row["name"] if row else None
 
 
-def add_event(order_id, type_, status, actor, note=None, location=None, reason=None, lat=None, lng=None):
-    """Append one event to an order's timeline (events are never edited or deleted)."""
+def add_event(
+    order_id, type_, status, actor, note=None, location=None, reason=None, lat=None, lng=None, proved_by=None
+):
+    """Append one event to an order's timeline (events are never edited or deleted).
+
+    proved_by: on a Delivered event, how delivery was proven ("code" or "admin_override").
+    """
     event_id, _ = execute(
         "INSERT INTO order_events (order_id, type, status, note, reason, location, latitude, longitude,"
-        " actor_role, actor_id, actor_name) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (order_id, type_, status, note, reason, location, lat, lng, actor.role, actor.id, actor_name(actor)),
+        " actor_role, actor_id, actor_name, proof) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            order_id,
+            type_,
+            status,
+            note,
+            reason,
+            location,
+            lat,
+            lng,
+            actor.role,
+            actor.id,
+            actor_name(actor),
+            proved_by,
+        ),
     )
+    # The event's notifications are queued in this same transaction (the outbox): both commit or neither.
+    notifications.on_order_event(order_id, event_id, type_, status)
     return event_id
 
 
@@ -132,8 +153,11 @@ def cancel(order_id, actor, reason=None, customer_id=None):
     add_event(order_id, "status", "Cancelled", actor, note=reason or "Cancelled")
 
 
-def courier_update(order_id, courier_id, status, actor, note=None, location=None, reason=None):
-    """A courier's status change on an order assigned to them. Call inside a transaction."""
+def courier_update(order_id, courier_id, status, actor, note=None, location=None, reason=None, code=None):
+    """A courier's status change on an order assigned to them; Delivered needs the proof-of-delivery code.
+
+    Call inside a transaction.
+    """
     if status == "Failed Attempt" and not reason:
         raise bad_request(
             "reason is required for a failed attempt",
@@ -144,6 +168,10 @@ def courier_update(order_id, courier_id, status, actor, note=None, location=None
     if order is None or order["assigned_to"] != courier_id:
         raise not_found("Order")
     check_transition(order["status"], status, actor.role)
+    proved_by = None
+    if status == "Delivered":
+        proof.check_code(order_id, code, actor)  # 400 without a code, 422 wrong (counted), 409 locked
+        proved_by = "code"
     set_status(order_id, status, location=location)
     add_event(
         order_id,
@@ -153,6 +181,7 @@ def courier_update(order_id, courier_id, status, actor, note=None, location=None
         note=note,
         location=location,
         reason=reason if status == "Failed Attempt" else None,
+        proved_by=proved_by,
     )
 
 

@@ -25,6 +25,7 @@ NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 STR = {"type": "string"}
 NULLABLE_STR = {"type": ["string", "null"]}
 NUMBER = {"type": ["number", "null"]}
+BOOL = {"type": "boolean"}
 
 
 def ref(name):
@@ -193,6 +194,57 @@ RESPONSE_SCHEMAS = {
     ),
 }
 
+# Issue 7: notifications, webhooks, proof of delivery. Issue 8: analytics.
+RESPONSE_SCHEMAS.update(
+    {
+        "Preferences": shape(
+            ["preferences"], message=STR, preferences=shape(["email", "sms"], email=BOOL, sms=BOOL)
+        ),
+        "DeliveryCode": shape(
+            ["order_id", "tracking_number", "code"], order_id=ID, tracking_number=STR, code=STR
+        ),
+        "Notification": shape(
+            ["notification_id", "channel", "event_type", "event_id", "status", "attempts", "created_at"],
+            notification_id=ID,
+            channel={"enum": schemas.CHANNELS},
+            event_type=STR,
+            event_id=STR,
+            order_id=NULLABLE_ID,
+            issue_id=NULLABLE_ID,
+            webhook_id=NULLABLE_ID,
+            recipient=STR,
+            status={"enum": schemas.NOTIFICATION_STATUSES},
+            attempts={"type": "integer", "minimum": 0},
+            next_attempt_at=NULLABLE_TIME,
+            last_status_code={"type": ["integer", "null"]},
+            last_error=NULLABLE_STR,
+            created_at=TIME,
+            sent_at=NULLABLE_TIME,
+        ),
+        "NotificationPage": page_of("notifications", "Notification"),
+        "NotificationResult": shape(["notification"], message=STR, notification=ref("Notification")),
+        "Webhook": shape(
+            ["webhook_id", "url", "events", "enabled", "created_at"],
+            webhook_id=ID,
+            url=STR,
+            events={"type": "array", "items": STR},
+            description=NULLABLE_STR,
+            enabled=BOOL,
+            consecutive_failures={"type": "integer", "minimum": 0},
+            disabled_at=NULLABLE_TIME,
+            secret={"type": "string", "description": "Only in the answer to POST /admin/webhooks"},
+            created_at=TIME,
+        ),
+        "WebhookPage": page_of("webhooks", "Webhook"),
+        "WebhookResult": shape(["webhook"], message=STR, webhook=ref("Webhook")),
+        "DeletedWebhook": shape(["message", "webhook_id"], message=STR, webhook_id=ID),
+        "Analytics": {
+            "type": "object",
+            "description": "Order volume, delivery rates and times, couriers, issues",
+        },
+    }
+)
+
 ERROR_MEANINGS = {
     400: "Malformed, missing or invalid input (also a body that is not JSON, or an unknown field)",
     401: "No, bad, expired or revoked token",
@@ -200,6 +252,7 @@ ERROR_MEANINGS = {
     404: "No such object, or one that belongs to someone else",
     409: "Conflict with the current state (duplicate, illegal status move, lost race)",
     413: "Request body too large (1 MiB at most)",
+    422: "A wrong proof-of-delivery code (counted: too many lock the order for an admin)",
     429: "Rate limited: retry after the Retry-After header's seconds",
     503: "The database is unreachable: retry shortly",
 }
@@ -247,6 +300,8 @@ DATE_FILTERS = [
     param("created_to", DATE, "Only orders created at or before this time (a date: to its end)"),
 ]
 SSE = {"text/event-stream": {"schema": {"type": "string"}}}
+PNG = {"image/png": {"schema": {"type": "string", "format": "binary"}}, "image/svg+xml": {"schema": STR}}
+CSV = {"text/csv": {"schema": STR}}
 
 
 @dataclass
@@ -269,6 +324,7 @@ class Route:
 
 R = Route
 DOCS, HEALTH, AUTH, ADMIN_TAG = "Documentation", "Health", "Authentication and accounts", "Admin"
+CONSOLE, NOTIFY = "Web console", "Notifications and webhooks"
 CUST_TAG, BOTH_TAG, COURIER_TAG, TRACK = (
     "Customer",
     "Customers and delivery persons",
@@ -286,6 +342,8 @@ LIVE = [
     ),
     param("last_event_id", {"type": "integer", "minimum": 0}, "Resume after this event id"),
 ]
+NOTIFICATION_ID = path_id("notification_id", "The notification's id")
+WEBHOOK_ID = path_id("webhook_id", "The webhook endpoint's id")
 USER_TYPE = param("user_type", {"enum": schemas.USER_TYPES}, "The account's type", "path")
 JSON_DOC = {"application/json": {"schema": {"type": "object"}}}
 HTML, ANY = {"text/html": {"schema": STR}}, {"*/*": {"schema": STR}}
@@ -295,6 +353,9 @@ PUBLIC = ()
 # One line per route: method, path, tag, roles (empty: no login), (success status, response), summary;
 # then what it takes and any error statuses beyond those every route of its kind gives (see error_statuses).
 ROUTES = [
+    R("get", "/", CONSOLE, PUBLIC, (200, HTML), "The web console (log in, then your role's screens)"),
+    R("get", "/t/{tracking_number}", CONSOLE, PUBLIC, (200, HTML),
+      "Public tracking page: timeline and, while Out for Delivery, a map", params=[TRACKING_NUMBER]),
     R("get", "/openapi.json", DOCS, PUBLIC, (200, JSON_DOC), "This OpenAPI 3.1 document"),
     R("get", "/docs", DOCS, PUBLIC, (200, HTML), "Swagger UI for this document (served offline, no CDN)"),
     R("get", "/docs/{filename}", DOCS, PUBLIC, (200, ANY), "Swagger UI's files",
@@ -319,6 +380,13 @@ ROUTES = [
       params=[STATUS_FILTER, param("customer_id", ID, "Only this customer's orders"),
               param("assigned_to", ID, "Only orders assigned to this courier"), *DATE_FILTERS,
               *list_params(ORDER_SORTS, "-created_at")]),
+    R("get", "/admin/orders/export.csv", ADMIN_TAG, (ADMIN,), (200, CSV),
+      "The filtered orders as CSV, streamed", params=[STATUS_FILTER, param("customer_id", ID, "Only this customer's orders"),
+              param("assigned_to", ID, "Only orders assigned to this courier"), *DATE_FILTERS]),
+    R("get", "/admin/analytics", ADMIN_TAG, (ADMIN,), (200, "Analytics"),
+      "Orders by status and per day, delivery rates and times, per-courier figures, issues, ratings",
+      params=[param("from", DATE, "Start of the range (a date: from its start); default 30 days before to"),
+              param("to", DATE, "End of the range (a date: to its end); default now")]),
     R("post", "/admin/assign-delivery", ADMIN_TAG, (ADMIN,), (200, "OrderResult"),
       "Assign a Pending order to a courier, or move an Assigned one with reassign: true",
       body="ASSIGN", errors=(404, 409)),
@@ -328,6 +396,12 @@ ROUTES = [
     R("post", "/admin/return-order/{order_id}", ADMIN_TAG, (ADMIN,), (200, "OrderResult"),
       "Close a Failed Attempt order as Returned", body="CANCEL", body_optional=True, params=[ORDER_ID],
       errors=(409,)),
+    R("post", "/admin/override-delivery/{order_id}", ADMIN_TAG, (ADMIN,), (200, "OrderResult"),
+      "Mark an Out for Delivery order Delivered without the code, with a reason", body="OVERRIDE_DELIVERY",
+      params=[ORDER_ID], errors=(409,)),
+    R("post", "/admin/unlock-delivery/{order_id}", ADMIN_TAG, (ADMIN,), (200, "OrderResult"),
+      "Let the courier try the delivery code again on a locked order", body="CANCEL", body_optional=True,
+      params=[ORDER_ID], errors=(409,)),
     R("delete", "/admin/delete-user/{user_type}/{user_id}", ADMIN_TAG, (ADMIN,), (200, "DeletedUser"),
       "Close an account; its history is kept", params=[USER_TYPE, path_id("user_id", "The account's id")],
       errors=(400, 409)),
@@ -336,6 +410,28 @@ ROUTES = [
               *list_params(support.ISSUE_SORTS, "-issue_id")]),
     R("patch", "/admin/issues", ADMIN_TAG, (ADMIN,), (200, "IssueResult"), "Answer an issue",
       body="ANSWER_ISSUE", errors=(404,)),
+    R("get", "/admin/notifications", NOTIFY, (ADMIN,), (200, "NotificationPage"),
+      "Queued, sent and failed notifications, newest first",
+      params=[param("status", {"enum": schemas.NOTIFICATION_STATUSES}, "Only notifications in this status"),
+              param("channel", {"enum": schemas.CHANNELS}, "Only this channel"),
+              param("order_id", ID, "Only this order's"), param("webhook_id", ID, "Only this endpoint's"),
+              *list_params(["-notification_id"], "-notification_id")]),
+    R("get", "/admin/notifications/{notification_id}", NOTIFY, (ADMIN,), (200, "NotificationResult"),
+      "One notification with every delivery attempt", params=[NOTIFICATION_ID]),
+    R("post", "/admin/notifications/{notification_id}/retry", NOTIFY, (ADMIN,), (200, "NotificationResult"),
+      "Queue a failed notification again", params=[NOTIFICATION_ID], errors=(409,)),
+    R("post", "/admin/webhooks", NOTIFY, (ADMIN,), (201, "WebhookResult"),
+      "Register a webhook endpoint; the answer shows its signing secret once", body="WEBHOOK"),
+    R("get", "/admin/webhooks", NOTIFY, (ADMIN,), (200, "WebhookPage"), "Registered webhook endpoints",
+      params=list_params(["webhook_id"], "webhook_id")),
+    R("get", "/admin/webhooks/{webhook_id}", NOTIFY, (ADMIN,), (200, "WebhookResult"),
+      "One webhook endpoint and its latest deliveries", params=[WEBHOOK_ID]),
+    R("delete", "/admin/webhooks/{webhook_id}", NOTIFY, (ADMIN,), (200, "DeletedWebhook"),
+      "Remove a webhook endpoint (its history is kept)", params=[WEBHOOK_ID]),
+    R("post", "/admin/webhooks/{webhook_id}/enable", NOTIFY, (ADMIN,), (200, "WebhookResult"),
+      "Re-enable an endpoint disabled after consecutive failures", params=[WEBHOOK_ID]),
+    R("post", "/admin/webhooks/{webhook_id}/test", NOTIFY, (ADMIN,), (202, "NotificationResult"),
+      "Queue a signed webhook.test event to the endpoint", params=[WEBHOOK_ID], errors=(409,)),
     R("post", "/customer/place-order", CUST_TAG, (CUSTOMER,), (201, "OrderResult"),
       "Place an order; an Idempotency-Key header makes retries safe", body="PLACE_ORDER", errors=(409,),
       params=[param("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255},
@@ -350,6 +446,15 @@ ROUTES = [
     R("post", "/customer/cancel-order/{order_id}", CUST_TAG, (CUSTOMER,), (200, "OrderResult"),
       "Cancel your own order before pickup", body="CANCEL", body_optional=True, params=[ORDER_ID],
       errors=(409,)),
+    R("get", "/customer/orders/{order_id}/qr", CUST_TAG, (CUSTOMER,), (200, PNG),
+      "Your order's proof-of-delivery QR code, to show the courier at the door",
+      params=[ORDER_ID, param("format", {"enum": ["png", "svg"], "default": "png"}, "Image format")]),
+    R("get", "/customer/orders/{order_id}/delivery-code", CUST_TAG, (CUSTOMER,), (200, "DeliveryCode"),
+      "Your order's proof-of-delivery code as text", params=[ORDER_ID]),
+    R("get", "/customer/preferences", CUST_TAG, (CUSTOMER,), (200, "Preferences"),
+      "Which notifications you get"),
+    R("patch", "/customer/preferences", CUST_TAG, (CUSTOMER,), (200, "Preferences"),
+      "Switch email and/or SMS notifications on or off", body="PREFERENCES"),
     R("post", "/customer/feedback", CUST_TAG, (CUSTOMER,), (201, "Feedback"),
       "Feedback on your own delivered order, once", body="FEEDBACK", errors=(404, 409)),
     R("post", "/raise-issue", BOTH_TAG, (CUSTOMER, COURIER), (201, "IssueResult"),
@@ -357,7 +462,11 @@ ROUTES = [
     R("get", "/delivery/assigned-orders", COURIER_TAG, (COURIER,), (200, "OrderPage"),
       "Your active orders, oldest first", params=list_params(["order_id"], "order_id")),
     R("patch", "/delivery/update-status", COURIER_TAG, (COURIER,), (200, "OrderResult"),
-      "Move an order assigned to you along its lifecycle", body="UPDATE_STATUS", errors=(404, 409)),
+      "Move an order assigned to you along its lifecycle (Delivered needs the delivery code)",
+      body="UPDATE_STATUS", errors=(404, 409, 422)),
+    R("post", "/delivery/confirm-delivery", COURIER_TAG, (COURIER,), (200, "OrderResult"),
+      "Set Delivered with the code scanned from the customer's QR code", body="CONFIRM_DELIVERY",
+      errors=(404, 409, 422)),
     R("patch", "/delivery/update-location", COURIER_TAG, (COURIER,), (200, "LocationResult"),
       "Report your position for one or all of your active orders", body="UPDATE_LOCATION", errors=(404, 409)),
     R("get", "/delivery/history", COURIER_TAG, (COURIER,), (200, "OrderPage"),
@@ -372,7 +481,7 @@ ROUTES = [
 
 # Request bodies whose schema is chosen by a field: POST /register takes either shape.
 COMPOSED_BODIES = {"REGISTER": ("REGISTER_COURIER", "REGISTER_ADMIN")}
-NO_DATABASE = {"/openapi.json", "/docs", "/docs/{filename}", "/healthz"}
+NO_DATABASE = {"/openapi.json", "/docs", "/docs/{filename}", "/healthz", "/"}
 
 
 def request_schemas():

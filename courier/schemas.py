@@ -98,6 +98,7 @@ UPDATE_STATUS = obj(
     note=text(1000, nullable=True),
     location=text(255, nullable=True),
     reason={"enum": [*FAILURE_REASONS, None]},
+    code=text(64, nullable=True, description="The proof-of-delivery code (required to set Delivered)"),
 )
 UPDATE_LOCATION = obj(
     [],
@@ -125,3 +126,37 @@ CHANGE_PASSWORD = obj(
     new_password=PASSWORD,
 )
 LOGOUT = obj([], refresh_token={"type": ["string", "null"], "maxLength": 4096})
+
+# Issue 7: notifications, webhooks and proof of delivery
+NOTIFICATION_STATUSES = ["pending", "sending", "sent", "failed"]
+CHANNELS = ["email", "sms", "webhook"]
+# Webhook event types; customers get email/SMS for the same ones except order.in_transit and webhook.test.
+EVENT_TYPES = [
+    "order.created",
+    "order.assigned",
+    "order.picked_up",
+    "order.in_transit",
+    "order.out_for_delivery",
+    "order.delivered",
+    "order.failed_attempt",
+    "order.returned",
+    "order.cancelled",
+    "order.delivery_locked",
+    "issue.answered",
+]
+DELIVERY_CODE = text(64, minLength=1, description="The proof-of-delivery code, as scanned from the QR code")
+PREFERENCES = obj([], email={"type": "boolean"}, sms={"type": "boolean"})
+CONFIRM_DELIVERY = obj(
+    ["order_id", "code"],
+    order_id=identifier(),
+    code=DELIVERY_CODE,
+    note=text(1000, nullable=True),
+    location=text(255, nullable=True),
+)
+OVERRIDE_DELIVERY = obj(["reason"], reason=text(500, minLength=1))
+WEBHOOK = obj(
+    ["url", "events"],
+    url=text(2000, pattern=r"^https?://[^\s/$.?#][^\s]*$", **{"x-problem": "must be an http(s) URL"}),
+    events={"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": EVENT_TYPES}},
+    description=text(500, nullable=True),
+)

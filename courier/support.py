@@ -2,7 +2,7 @@
 
 import pymysql
 
-from . import pagination
+from . import notifications, pagination
 from .db import execute, query, transaction
 from .errors import bad_request, conflict, not_found
 from .validation import clean
@@ -83,6 +83,8 @@ def answer_issue(admin, issue_id, response=None, status=None):
             )
         if status is not None:
             execute("UPDATE issues SET status = %s WHERE issue_id = %s", (status, issue_id))
+        if response is not None:
+            notifications.on_issue_answered(issue_id)  # queued in this transaction (the outbox)
     return get_issue(issue_id)
 
 
