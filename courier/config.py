@@ -42,6 +42,36 @@ def from_env():
         "SSE_HEARTBEAT_SECONDS": float(env("SSE_HEARTBEAT_SECONDS", "15")),
         "SSE_MAX_SECONDS": float(env("SSE_MAX_SECONDS", "3600")),
         "BCRYPT_LOG_ROUNDS": int(env("BCRYPT_LOG_ROUNDS", "12")),
+        # Links in emails and SMS point here (the public tracking page is PUBLIC_BASE_URL/t/<tracking number>)
+        "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Email over SMTP; empty SMTP_HOST: no emails are queued
+        "SMTP_HOST": env("SMTP_HOST", ""),
+        "SMTP_PORT": int(env("SMTP_PORT", "587")),
+        "SMTP_USER": env("SMTP_USER", ""),
+        "SMTP_PASSWORD": env("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": env("SMTP_STARTTLS", "1") not in ("0", "false", "False"),
+        "SMTP_TIMEOUT_SECONDS": float(env("SMTP_TIMEOUT_SECONDS", "10")),
+        "MAIL_FROM": env("MAIL_FROM", "Courier Tracking <no-reply@courier.localhost>"),
+        # SMS: empty sends nothing (no SMS is queued); "log" writes each SMS to the app log
+        "SMS_PROVIDER": env("SMS_PROVIDER", ""),
+        # The notification worker (flask --app app1 worker): retries with exponential backoff and jitter
+        "NOTIFY_MAX_ATTEMPTS": int(env("NOTIFY_MAX_ATTEMPTS", "8")),
+        "NOTIFY_BACKOFF_SECONDS": float(env("NOTIFY_BACKOFF_SECONDS", "30")),
+        "NOTIFY_BACKOFF_MAX_SECONDS": float(env("NOTIFY_BACKOFF_MAX_SECONDS", "3600")),
+        "WORKER_BATCH": int(env("WORKER_BATCH", "20")),
+        "WORKER_POLL_SECONDS": float(env("WORKER_POLL_SECONDS", "1")),
+        "WORKER_LEASE_SECONDS": float(env("WORKER_LEASE_SECONDS", "120")),
+        # Webhooks: per-request timeout, how long a delivery is retried, and when an endpoint is disabled
+        "WEBHOOK_TIMEOUT_SECONDS": float(env("WEBHOOK_TIMEOUT_SECONDS", "10")),
+        "WEBHOOK_RETRY_HOURS": float(env("WEBHOOK_RETRY_HOURS", "24")),
+        "WEBHOOK_DISABLE_AFTER": int(env("WEBHOOK_DISABLE_AFTER", "50")),
+        "WEBHOOK_ALLOW_PRIVATE": env("WEBHOOK_ALLOW_PRIVATE", "1") not in ("0", "false", "False"),
+        # Proof of delivery: wrong codes before the order locks for an admin; key the codes derive from
+        # (empty: derived from JWT_SECRET_KEY)
+        "POD_MAX_FAILURES": int(env("POD_MAX_FAILURES", "5")),
+        "DELIVERY_CODE_KEY": env("DELIVERY_CODE_KEY", ""),
+        # Web console: map tiles for the public tracking page (empty: coordinates as text only)
+        "MAP_TILE_URL": env("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=15),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=30),
         "JWT_TOKEN_LOCATION": ["headers"],
