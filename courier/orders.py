@@ -6,8 +6,9 @@ import secrets
 from datetime import datetime
 
 import pymysql
+from flask import current_app
 
-from . import pagination
+from . import pagination, proof
 from .db import execute, query, transaction
 from .errors import conflict
 from .lifecycle import add_event
@@ -69,12 +70,15 @@ def place_order(caller, body, idempotency_key=None):
     try:
         with transaction():
             customer = query("SELECT address FROM customers WHERE customer_id = %s", (caller.id,), one=True)
+            tracking_number = new_tracking_number()
+            # Only the hash of the proof-of-delivery code is stored; the code itself is derived again.
+            code_hash = proof.code_hash(proof.delivery_code(tracking_number, current_app.config))
             order_id, _ = execute(
                 "INSERT INTO orders (tracking_number, customer_id, pickup_address, delivery_address,"
-                " recipient_name, recipient_phone, description, weight_kg, idempotency_key, request_hash)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " recipient_name, recipient_phone, description, weight_kg, idempotency_key, request_hash,"
+                " delivery_code_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
-                    new_tracking_number(),
+                    tracking_number,
                     caller.id,
                     fields.get("pickup_address") or customer["address"],
                     fields["delivery_address"],
@@ -84,6 +88,7 @@ def place_order(caller, body, idempotency_key=None):
                     fields.get("weight_kg"),
                     idempotency_key or None,
                     request_hash if idempotency_key else None,
+                    code_hash,
                 ),
             )
             add_event(order_id, "created", "Pending", caller, note="Order placed")

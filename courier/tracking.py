@@ -8,7 +8,8 @@ from .lifecycle import actor_name
 from .orders import ORDER_COLUMNS
 
 TIMELINE_COLUMNS = (
-    "event_id, type, status, note, reason, location, latitude, longitude, actor_role, actor_name, created_at"
+    "event_id, type, status, note, reason, location, latitude, longitude, actor_role, actor_name, created_at,"
+    " proof"
 )
 OUT_FOR_DELIVERY = "Out for Delivery"
 # The public sees coordinates only while Out for Delivery, rounded to 3 decimals (about 110 m).
@@ -28,8 +29,9 @@ def timeline(order_id, after_event_id=0):
 def event_json(row, public=False):
     """An event as the API shows it.
 
-    The public view keeps only type, status, time, location text, reason code and the actor's role:
+    The public view keeps only type, status, time, location text, reason code, proof and the actor's role:
     no names, and no free-text note (notes such as "Assigned to Dave Courier" carry names).
+    proof: how a Delivered event was proven ("code" or "admin_override"); null on every other event.
     """
     if public:
         return {
@@ -38,6 +40,7 @@ def event_json(row, public=False):
             "at": row["created_at"],
             "location": row["location"],
             "reason": row["reason"],
+            "proof": row["proof"],
             "actor": {"role": row["actor_role"]},
         }
     return {
@@ -48,6 +51,7 @@ def event_json(row, public=False):
         "note": row["note"],
         "reason": row["reason"],
         "location": row["location"],
+        "proof": row["proof"],
         "actor": {"role": row["actor_role"], "name": row["actor_name"]},
     }
 

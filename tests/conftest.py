@@ -14,6 +14,7 @@ import pytest
 
 from app1 import create_app
 from courier import db as dbmod
+from courier import proof
 from courier.config import from_env
 
 TEST_DB = os.environ.get("TEST_MYSQL_DB") or f"courier_test_{uuid.uuid4().hex[:10]}"
@@ -200,15 +201,27 @@ class OrderActions:
             body = {"order_id": order_id, "status": status, **extra}
             if status == "Failed Attempt":
                 body.setdefault("reason", "recipient_unavailable")
+            if status == "Delivered":
+                body.setdefault("code", self.code(order_id))
             response = self.client.patch("/delivery/update-status", json=body, headers=courier.headers)
             assert response.status_code == 200, response.get_json()
         return response.get_json()["order"]
+
+    def code(self, order_id):
+        """The order's proof-of-delivery code, as the customer's QR code shows it."""
+        return delivery_code(self.client.application, order_id)
 
     def delivered(self, customer, admin, courier):
         """A new order carried all the way to Delivered."""
         order = self.place(customer)
         self.assign(admin, order["order_id"], courier)
         return self.move(courier, order["order_id"], "Picked Up", "Out for Delivery", "Delivered")
+
+
+def delivery_code(app, order_id):
+    """An order's proof-of-delivery code (what its QR code encodes), for tests that set Delivered."""
+    with app.app_context():
+        return proof.code_for_order(order_id)
 
 
 @pytest.fixture

@@ -98,12 +98,13 @@ def test_concurrent_status_updates_never_skip_or_duplicate(app, world, orders, s
     oid = orders.place(world.alice)["order_id"]
     orders.assign(world.admin, oid, world.dave)
     chain = ["Picked Up", "In Transit", "Out for Delivery", "Delivered"]
+    code = orders.code(oid)
 
     def courier(client, i):
         """Every thread tries the whole chain in order; 409 means someone else got there first."""
         codes = []
         for status in chain:
-            body = {"order_id": oid, "status": status}
+            body = {"order_id": oid, "status": status, "code": code}
             response = client.patch("/delivery/update-status", json=body, headers=world.dave.headers)
             assert response.status_code in (200, 409), response.get_json()
             if response.status_code == 409:
@@ -128,10 +129,11 @@ def test_concurrent_competing_moves_keep_a_legal_history(app, world, orders, sql
     orders.assign(world.admin, oid, world.dave)
     orders.move(world.dave, oid, "Picked Up")
     targets = ["In Transit", "Out for Delivery", "Delivered", "Failed Attempt"]
+    code = orders.code(oid)
 
     def move(client, i):
         status = targets[i % len(targets)]
-        body = {"order_id": oid, "status": status, "reason": "refused"}
+        body = {"order_id": oid, "status": status, "reason": "refused", "code": code}
         return status, client.patch(
             "/delivery/update-status", json=body, headers=world.dave.headers
         ).status_code

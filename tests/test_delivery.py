@@ -150,6 +150,8 @@ def test_every_legal_move_succeeds_with_one_event(client, world, orders, sql, fr
     body = {"order_id": oid, "status": to}
     if to == "Failed Attempt":
         body["reason"] = "address_not_found"
+    if to == "Delivered":
+        body["code"] = orders.code(oid)
     response = update_status(client, world.dave, **body)
     assert response.status_code == 200, response.get_json()
     result = response.get_json()

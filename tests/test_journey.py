@@ -67,9 +67,11 @@ def test_full_journey(client, auth, sql):
         headers=cy,
     )
     assert moved.get_json()["order_ids"] == [order_id]
+    # At the door the customer shows the proof-of-delivery code, which the courier sends.
+    code = client.get(f"/customer/orders/{order_id}/delivery-code", headers=jo).get_json()["code"]
     delivered = client.patch(
         "/delivery/update-status",
-        json={"order_id": order_id, "status": "Delivered", "note": "At door"},
+        json={"order_id": order_id, "status": "Delivered", "note": "At door", "code": code},
         headers=cy,
     )
     assert delivered.get_json()["order"]["status"] == "Delivered"

@@ -116,7 +116,7 @@ def test_finished_order_sends_history_then_ends(client, world, orders, sql):
     public_events = events_of(parse(text))
     assert [int(b["id"]) for b in public_events] == [r["event_id"] for r in stored]
     for block in public_events:
-        assert set(block["data"]) == {"type", "status", "at", "location", "reason", "actor"}
+        assert set(block["data"]) == {"type", "status", "at", "location", "reason", "proof", "actor"}
         assert set(block["data"]["actor"]) == {"role"}
     for private in (world.admin.name, world.dave.name, world.alice.name, "Rita Recipient", "Delivery Road"):
         assert private not in text
@@ -157,7 +157,7 @@ def test_live_stream_follows_changes_made_while_reading(app, client, world, orde
             ("location", {"order_id": oid, "latitude": 48.858844, "longitude": 2.294351}),
             ("status", {"order_id": oid, "status": "Out for Delivery"}),
             ("location", {"order_id": oid, "latitude": 48.853409, "longitude": 2.348800, "location": "Quai"}),
-            ("status", {"order_id": oid, "status": "Delivered"}),
+            ("status", {"order_id": oid, "status": "Delivered", "code": orders.code(oid)}),
         ]
         for kind, body in steps:
             time.sleep(0.3)
@@ -415,13 +415,10 @@ def test_event_written_through_one_process_reaches_a_watcher_on_another(servers,
         event = next_event(into)
         assert (event["event"], event["data"]["status"]) == ("assignment", "Assigned")
     seen = []
+    code = call(a, "GET", f"/customer/orders/{oid}/delivery-code", world.alice)[1]["code"]
     for new_status in ("Picked Up", "Out for Delivery", "Delivered"):
-        assert (
-            call(a, "PATCH", "/delivery/update-status", world.dave, {"order_id": oid, "status": new_status})[
-                0
-            ]
-            == 200
-        )
+        body = {"order_id": oid, "status": new_status, "code": code}
+        assert call(a, "PATCH", "/delivery/update-status", world.dave, body)[0] == 200
         event = next_event(owner)
         assert event["data"]["status"] == new_status
         seen.append(int(event["id"]))

@@ -9,7 +9,7 @@ from courier.orders import TRACKING_ALPHABET, new_tracking_number
 
 EXACT = {"latitude": 40.712776, "longitude": -74.005974}
 ROUNDED = {"latitude": 40.713, "longitude": -74.006}
-PUBLIC_EVENT_KEYS = {"type", "status", "at", "location", "reason", "actor"}
+PUBLIC_EVENT_KEYS = {"type", "status", "at", "location", "reason", "proof", "actor"}
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -410,7 +410,7 @@ def test_each_lifecycle_action_writes_exactly_one_event(client, world, orders, s
     fifth = orders.place(world.bob)["order_id"]
     orders.assign(admin, fifth, dave)
     orders.move(dave, fifth, "Picked Up", "Out for Delivery")
-    act(fifth, status(fifth, "Delivered"), {"status": "Delivered"})
+    act(fifth, status(fifth, "Delivered", code=orders.code(fifth)), {"status": "Delivered"})
 
 
 @pytest.mark.parametrize(
@@ -428,7 +428,7 @@ def test_each_lifecycle_action_writes_exactly_one_event(client, world, orders, s
         ("courier", ["Picked Up"], ("customer_cancel", None), []),
         ("courier", [], ("admin_return", None), ["Assigned", "Cancelled"]),
         ("courier", ["Picked Up", "Out for Delivery", "Delivered"], ("admin_cancel", None), []),
-        ("courier", ["Picked Up", "Out for Delivery"], ("admin_return", None), ["Cancelled"]),
+        ("courier", ["Picked Up", "Out for Delivery"], ("admin_return", None), ["Delivered", "Cancelled"]),
     ],
 )
 def test_illegal_move_is_409_with_allowed_statuses(client, world, orders, sql, path, moves, action, allowed):
