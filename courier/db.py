@@ -169,7 +169,9 @@ def create_database(config):
     name = config["MYSQL_DB"]
     if not DB_NAME.match(name):
         raise click.ClickException(f"MYSQL_DB must be letters, digits or '_', not {name!r}")
-    conn = pymysql.connect(**connect_args(config, database=False))
+    # Migrations may rewrite big tables: no 4-second read timeout here (requests keep theirs).
+    args = {**connect_args(config, database=False), "read_timeout": None, "write_timeout": None}
+    conn = pymysql.connect(**args)
     with conn.cursor() as cur:
         cur.execute(
             f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"

@@ -211,7 +211,7 @@ def generate(config, orders, echo=print):
                 cur,
                 "INSERT INTO orders (order_id, tracking_number, customer_id, assigned_to, status, location,"
                 " latitude, longitude, position_at, pickup_address, delivery_address, recipient_name,"
-                " recipient_phone, description, weight_kg, created_at, updated_at, closed_at)"
+                " recipient_phone, description, weight_kg, created_at, updated_at, closed_at, failed_attempts)"
                 f" SELECT %s + {n}, CONCAT('CT', UPPER(LEFT(SHA2(CONCAT(%s, {n}), 256), 16))),"
                 f" %s + MOD({n} * 7919, %s),"
                 f" IF(p.path_id IN (1, 10), NULL, %s + MOD({n}, %s)), p.status,"
@@ -222,7 +222,8 @@ def generate(config, orders, echo=print):
                 f" UTC_TIMESTAMP(6) - INTERVAL ({age} * @span / @total) SECOND - INTERVAL 4 HOUR,"
                 f" UTC_TIMESTAMP(6) - INTERVAL ({age} * @span / @total) SECOND - INTERVAL 4 HOUR + INTERVAL p.minutes MINUTE,"
                 f" IF(p.path_id IN (7, 8, 9, 10), UTC_TIMESTAMP(6) - INTERVAL ({age} * @span / @total) SECOND"
-                " - INTERVAL 4 HOUR + INTERVAL p.minutes MINUTE, NULL)"
+                " - INTERVAL 4 HOUR + INTERVAL p.minutes MINUTE, NULL),"
+                " (SELECT COUNT(*) FROM _gen_paths f WHERE f.path_id = p.path_id AND f.status = 'Failed Attempt')"
                 f" FROM _gen_numbers g JOIN _gen_paths p ON p.path_id = {path} AND p.is_last = 1"
                 " WHERE g.n < %s ORDER BY g.n",
                 (first_order, tag, first_customer, customers, first_courier, couriers, size),

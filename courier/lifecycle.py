@@ -19,7 +19,7 @@ TRANSITIONS = {
     ("Picked Up", "In Transit"): {COURIER},
     ("Picked Up", "Out for Delivery"): {COURIER},
     ("In Transit", "Out for Delivery"): {COURIER},
-    ("Out for Delivery", "Delivered"): {COURIER},
+    ("Out for Delivery", "Delivered"): {COURIER, ADMIN},  # the admin: proof.admin_override, with a reason
     ("Out for Delivery", "Failed Attempt"): {COURIER},
     ("Failed Attempt", "Out for Delivery"): {COURIER},
     ("Failed Attempt", "Returned"): {COURIER, ADMIN},
@@ -106,12 +106,15 @@ def lock_order(order_id):
 
 
 def set_status(order_id, status, location=None, assigned_to=None):
-    """Write a new status (and closing time when it is final) on a locked order."""
+    """Write a new status (and closing time when it is final) on a locked order.
+
+    A Failed Attempt also counts in orders.failed_attempts, in the same statement (analytics reads it).
+    """
     execute(
         "UPDATE orders SET status = %s, location = COALESCE(%s, location),"
-        " assigned_to = COALESCE(%s, assigned_to),"
+        " assigned_to = COALESCE(%s, assigned_to), failed_attempts = failed_attempts + %s,"
         " closed_at = IF(%s, UTC_TIMESTAMP(6), NULL) WHERE order_id = %s",
-        (status, location, assigned_to, status in FINAL, order_id),
+        (status, location, assigned_to, int(status == "Failed Attempt"), status in FINAL, order_id),
     )
 
 
