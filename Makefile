@@ -6,11 +6,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app1
 
-.PHONY: run serve bench test lint format venv env db check-db clean fuzz postman
+.PHONY: run serve bench test lint format venv env db check-db clean fuzz postman chromium screenshots
 
-run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data
+run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data, and a notification worker
 	$(FLASK) init-db
-	$(BIN)/python app1.py
+	$(FLASK) worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; $(BIN)/python app1.py
 
 serve: venv env check-db  ## Production-style: gunicorn with gevent workers (see gunicorn.conf.py)
 	$(FLASK) init-db
@@ -19,10 +19,21 @@ serve: venv env check-db  ## Production-style: gunicorn with gevent workers (see
 bench: venv env check-db  ## Load-test the production server with wrk on 1k and 1M orders; writes bench/RESULTS.md
 	$(BIN)/python bench/run.py
 
-test: venv check-db  ## Lint, then run the test suite against a throwaway database
+test: venv check-db chromium  ## Lint, then run the test suite (browser tests included) against a throwaway database
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# The browser tests (tests/browser) drive Debian's Chromium with Playwright; never `playwright install`.
+chromium:  ## Install Debian's chromium for the browser tests if /usr/bin/chromium is missing (needs root)
+	@test -x /usr/bin/chromium || { \
+		echo "Chromium is missing: installing Debian's chromium for the browser tests (apt-get, as root)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null || { \
+			echo "Could not install chromium: run 'apt-get install chromium' as root"; exit 1; }; }
+
+screenshots: venv check-db chromium  ## Run the browser tests and refresh the README's docs/screenshots/*.png
+	UPDATE_DOC_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
 fuzz: venv check-db  ## schemathesis against the live /openapi.json as each role, on a throwaway database
 	$(BIN)/python -m courier.fuzz
