@@ -36,7 +36,7 @@ RUNS = [
     ("delivery_person", "Delivery person|Customers and delivery persons", EXCLUDE_PATHS),
     (
         "admin",
-        "Admin|Authentication and accounts|Documentation|Health|Tracking",
+        "Admin|Notifications and webhooks|Authentication and accounts|Documentation|Health|Tracking|Web console",
         f"{EXCLUDE_PATHS}|{DELETE_USER}",
     ),
     ("admin", "Admin", f"^(?!{DELETE_USER[1:]})"),

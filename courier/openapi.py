@@ -47,6 +47,9 @@ def page_of(key, item):
     )
 
 
+# How a Delivered event was proven (proof of delivery); null on every other event.
+PROOF = {"enum": ["code", "admin_override", None], "description": "How a Delivered event was proven"}
+
 # Response bodies (request bodies come from courier/schemas.py).
 RESPONSE_SCHEMAS = {
     "Error": {
@@ -97,7 +100,7 @@ RESPONSE_SCHEMAS = {
     "OrderPage": page_of("orders", "Order"),
     "OrderResult": shape(["message", "order"], message=STR, order=ref("Order")),
     "Event": shape(
-        ["status", "at", "note", "location", "actor"],
+        ["status", "at", "note", "location", "proof", "actor"],
         event_id=ID,
         type=STR,
         status=STR,
@@ -105,6 +108,7 @@ RESPONSE_SCHEMAS = {
         note=NULLABLE_STR,
         reason=NULLABLE_STR,
         location=NULLABLE_STR,
+        proof=PROOF,
         actor=shape(["role"], role=STR, name=NULLABLE_STR),
     ),
     "Position": shape(
@@ -133,12 +137,13 @@ RESPONSE_SCHEMAS = {
         events={"type": "array", "items": ref("PublicEvent")},
     ),
     "PublicEvent": shape(
-        ["type", "status", "at", "location", "reason", "actor"],
+        ["type", "status", "at", "location", "reason", "proof", "actor"],
         type=STR,
         status=STR,
         at=TIME,
         location=NULLABLE_STR,
         reason=NULLABLE_STR,
+        proof=PROOF,
         actor=shape(["role"], role=STR),
     ),
     "Issue": shape(
@@ -194,6 +199,99 @@ RESPONSE_SCHEMAS = {
     ),
 }
 
+
+def _analytics_schema():
+    """GET /admin/analytics: every figure is about the orders (issues) created in [from, to]."""
+    count = {"type": "integer", "minimum": 0}
+    rate = {
+        "type": ["number", "null"],
+        "minimum": 0,
+        "maximum": 1,
+        "description": "0 to 1; null: nothing to divide",
+    }
+    seconds = {"type": ["number", "null"], "description": "Seconds from placement to delivery; null: none"}
+    rating = {
+        "type": ["number", "null"],
+        "minimum": 1,
+        "maximum": 5,
+        "description": "Mean rating; null: none",
+    }
+
+    def counts(names):
+        return {**shape(names, **dict.fromkeys(names, count)), "additionalProperties": False}
+
+    day = shape(
+        ["date", "orders", "delivered"],
+        date={"type": "string", "format": "date"},
+        orders=count,
+        delivered={**count, "description": "Of the orders created that day, how many are Delivered now"},
+    )
+    courier = shape(
+        [
+            "delivery_person_id",
+            "name",
+            "delivered",
+            "failed_attempts",
+            "average_delivery_seconds",
+            "rating",
+            "ratings",
+        ],
+        delivery_person_id=ID,
+        name=STR,
+        delivered=count,
+        failed_attempts=count,
+        average_delivery_seconds=seconds,
+        rating=rating,
+        ratings=count,
+    )
+    return {
+        **shape(
+            [
+                "from",
+                "to",
+                "orders",
+                "orders_per_day",
+                "delivery_rate",
+                "first_attempt_success_rate",
+                "delivery_time",
+                "couriers",
+                "issues",
+                "feedback",
+            ],
+            **{"from": TIME, "to": TIME},
+            orders=shape(["total", "by_status"], total=count, by_status=counts(schemas.STATUSES)),
+            orders_per_day={
+                "type": "array",
+                "items": day,
+                "description": "Every day of the range, zeros included",
+            },
+            delivery_rate={**rate, "description": "Delivered ÷ (Delivered + Returned + Cancelled)"},
+            first_attempt_success_rate={
+                **rate,
+                "description": "Delivered without a Failed Attempt ÷ (Delivered or had a Failed Attempt)",
+            },
+            delivery_time=shape(
+                ["delivered", "average_seconds", "p90_seconds"],
+                delivered=count,
+                average_seconds=seconds,
+                p90_seconds={**seconds, "description": "90th percentile, nearest rank"},
+            ),
+            couriers={
+                "type": "array",
+                "items": courier,
+                "description": "Couriers with orders in the range, most deliveries first",
+            },
+            issues=shape(
+                ["by_status", "open"],
+                by_status=counts(schemas.ISSUE_STATUSES),
+                open={**count, "description": "Open or In Progress now, of any date"},
+            ),
+            feedback=shape(["ratings", "average_rating"], ratings=count, average_rating=rating),
+        ),
+        "description": "Order volume, delivery rates and times, per-courier figures, issues and ratings",
+    }
+
+
 # Issue 7: notifications, webhooks, proof of delivery. Issue 8: analytics.
 RESPONSE_SCHEMAS.update(
     {
@@ -201,7 +299,15 @@ RESPONSE_SCHEMAS.update(
             ["preferences"], message=STR, preferences=shape(["email", "sms"], email=BOOL, sms=BOOL)
         ),
         "DeliveryCode": shape(
-            ["order_id", "tracking_number", "code"], order_id=ID, tracking_number=STR, code=STR
+            ["order_id", "tracking_number", "code", "qr_url"],
+            order_id=ID,
+            tracking_number=STR,
+            code={
+                "type": "string",
+                "pattern": "^[0-9A-HJKMNP-TV-Z]{10}$",
+                "description": "10 Crockford base32 characters; couriers may send it in lower case, with hyphens",
+            },
+            qr_url={"type": "string", "description": "The path of the same code as a QR code (PNG or SVG)"},
         ),
         "Notification": shape(
             ["notification_id", "channel", "event_type", "event_id", "status", "attempts", "created_at"],
@@ -215,11 +321,29 @@ RESPONSE_SCHEMAS.update(
             recipient=STR,
             status={"enum": schemas.NOTIFICATION_STATUSES},
             attempts={"type": "integer", "minimum": 0},
+            max_attempts={"type": ["integer", "null"], "description": "Parked as failed after this many"},
             next_attempt_at=NULLABLE_TIME,
+            give_up_at={**NULLABLE_TIME, "description": "Webhooks: parked as failed after this time"},
             last_status_code={"type": ["integer", "null"]},
             last_error=NULLABLE_STR,
             created_at=TIME,
+            updated_at=TIME,
             sent_at=NULLABLE_TIME,
+            payload={"type": "object", "description": "GET /admin/notifications/{notification_id} only"},
+            attempts_log={
+                "type": "array",
+                "description": "GET /admin/notifications/{notification_id} only: every attempt, oldest first",
+                "items": shape(
+                    ["attempt", "ok", "status_code", "error", "created_at"],
+                    attempt={"type": "integer", "minimum": 1},
+                    ok=BOOL,
+                    status_code={"type": ["integer", "null"]},
+                    error=NULLABLE_STR,
+                    duration_ms={"type": ["integer", "null"]},
+                    worker=NULLABLE_STR,
+                    created_at=TIME,
+                ),
+            },
         ),
         "NotificationPage": page_of("notifications", "Notification"),
         "NotificationResult": shape(["notification"], message=STR, notification=ref("Notification")),
@@ -232,16 +356,49 @@ RESPONSE_SCHEMAS.update(
             enabled=BOOL,
             consecutive_failures={"type": "integer", "minimum": 0},
             disabled_at=NULLABLE_TIME,
+            last_success_at=NULLABLE_TIME,
+            last_failure_at=NULLABLE_TIME,
             secret={"type": "string", "description": "Only in the answer to POST /admin/webhooks"},
             created_at=TIME,
+            updated_at=TIME,
+            deliveries={
+                "type": "array",
+                "description": "GET /admin/webhooks/{webhook_id} only: the latest 20 deliveries, newest first",
+                "items": shape(
+                    ["notification_id", "event_type", "event_id", "status", "attempts", "attempts_log"],
+                    notification_id=ID,
+                    event_type=STR,
+                    event_id=STR,
+                    order_id=NULLABLE_ID,
+                    issue_id=NULLABLE_ID,
+                    status={"enum": schemas.NOTIFICATION_STATUSES},
+                    attempts={"type": "integer", "minimum": 0},
+                    last_status_code={"type": ["integer", "null"]},
+                    last_error=NULLABLE_STR,
+                    next_attempt_at=NULLABLE_TIME,
+                    give_up_at=NULLABLE_TIME,
+                    created_at=TIME,
+                    sent_at=NULLABLE_TIME,
+                    attempts_log={
+                        "type": "array",
+                        "description": "Every attempt, oldest first",
+                        "items": shape(
+                            ["attempt", "ok", "status_code", "created_at"],
+                            attempt={"type": "integer", "minimum": 1},
+                            ok=BOOL,
+                            status_code={"type": ["integer", "null"], "description": "The HTTP status"},
+                            error=NULLABLE_STR,
+                            duration_ms={"type": ["integer", "null"]},
+                            created_at=TIME,
+                        ),
+                    },
+                ),
+            },
         ),
         "WebhookPage": page_of("webhooks", "Webhook"),
         "WebhookResult": shape(["webhook"], message=STR, webhook=ref("Webhook")),
         "DeletedWebhook": shape(["message", "webhook_id"], message=STR, webhook_id=ID),
-        "Analytics": {
-            "type": "object",
-            "description": "Order volume, delivery rates and times, couriers, issues",
-        },
+        "Analytics": _analytics_schema(),
     }
 )
 

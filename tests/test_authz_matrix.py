@@ -44,6 +44,10 @@ class Ctx:
     failed: dict
     issue_id: int
     victim_id: int
+    out_for_delivery: dict  # with its delivery "code"
+    locked_id: int  # an Out for Delivery order locked after wrong codes
+    webhook_id: int
+    notification_id: int  # a failed notification
 
 
 def public(status):
@@ -84,6 +88,9 @@ MATRIX = {
     ("GET", "/openapi.json"): (lambda c, w: ("/openapi.json", {}), public(200)),
     ("GET", "/docs"): (lambda c, w: ("/docs", {}), public(200)),
     ("GET", "/docs/<path:filename>"): (lambda c, w: ("/docs/swagger-initializer.js", {}), public(200)),
+    # The web console and the public tracking page (HTML; the data comes from the API).
+    ("GET", "/"): (lambda c, w: ("/", {}), public(200)),
+    ("GET", "/t/<tracking_number>"): (lambda c, w: (f"/t/{c.delivered['tracking_number']}", {}), public(200)),
     # Public tracking by tracking number (a finished order, so its stream ends).
     ("GET", "/track/<tracking_number>"): (
         lambda c, w: (f"/track/{c.delivered['tracking_number']}", {}),
@@ -145,6 +152,53 @@ MATRIX = {
         lambda c, w: (f"/admin/delete-user/customer/{c.victim_id}", {}),
         only(ADMIN, 200),
     ),
+    ("GET", "/admin/orders/export.csv"): (lambda c, w: ("/admin/orders/export.csv", {}), only(ADMIN, 200)),
+    ("GET", "/admin/analytics"): (lambda c, w: ("/admin/analytics", {}), only(ADMIN, 200)),
+    ("POST", "/admin/override-delivery/<int:order_id>"): (
+        lambda c, w: (
+            f"/admin/override-delivery/{c.out_for_delivery['order_id']}",
+            {"json": {"reason": "Recipient confirmed by phone"}},
+        ),
+        only(ADMIN, 200),
+    ),
+    ("POST", "/admin/unlock-delivery/<int:order_id>"): (
+        lambda c, w: (f"/admin/unlock-delivery/{c.locked_id}", {}),
+        only(ADMIN, 200),
+    ),
+    # Notifications and webhooks (admin).
+    ("GET", "/admin/notifications"): (lambda c, w: ("/admin/notifications", {}), only(ADMIN, 200)),
+    ("GET", "/admin/notifications/<int:notification_id>"): (
+        lambda c, w: (f"/admin/notifications/{c.notification_id}", {}),
+        only(ADMIN, 200),
+    ),
+    ("POST", "/admin/notifications/<int:notification_id>/retry"): (
+        lambda c, w: (f"/admin/notifications/{c.notification_id}/retry", {}),
+        only(ADMIN, 200),
+    ),
+    ("POST", "/admin/webhooks"): (
+        lambda c, w: (
+            "/admin/webhooks",
+            {"json": {"url": "http://127.0.0.1:9/hook", "events": ["order.delivered"]}},
+        ),
+        only(ADMIN, 201),
+    ),
+    ("GET", "/admin/webhooks"): (lambda c, w: ("/admin/webhooks", {}), only(ADMIN, 200)),
+    ("GET", "/admin/webhooks/<int:webhook_id>"): (
+        lambda c, w: (f"/admin/webhooks/{c.webhook_id}", {}),
+        only(ADMIN, 200),
+    ),
+    ("DELETE", "/admin/webhooks/<int:webhook_id>"): (
+        lambda c, w: (f"/admin/webhooks/{c.webhook_id}", {}),
+        only(ADMIN, 200),
+    ),
+    ("POST", "/admin/webhooks/<int:webhook_id>/enable"): (
+        lambda c, w: (f"/admin/webhooks/{c.webhook_id}/enable", {}),
+        only(ADMIN, 200),
+    ),
+    ("POST", "/admin/webhooks/<int:webhook_id>/test"): (
+        lambda c, w: (f"/admin/webhooks/{c.webhook_id}/test", {}),
+        only(ADMIN, 202),
+    ),
     # Customer (object routes: the owner versus another customer).
     ("POST", "/customer/place-order"): (
         lambda c, w: ("/customer/place-order", {"json": {"delivery_address": "1 Rd", "recipient_name": "K"}}),
@@ -162,6 +216,19 @@ MATRIX = {
     ("POST", "/customer/cancel-order/<int:order_id>"): (
         lambda c, w: (f"/customer/cancel-order/{c.pending['order_id']}", {}),
         only(CUSTOMER, 200, owner_check=True),
+    ),
+    ("GET", "/customer/orders/<int:order_id>/qr"): (
+        lambda c, w: (f"/customer/orders/{c.assigned['order_id']}/qr", {}),
+        only(CUSTOMER, 200, owner_check=True),
+    ),
+    ("GET", "/customer/orders/<int:order_id>/delivery-code"): (
+        lambda c, w: (f"/customer/orders/{c.assigned['order_id']}/delivery-code", {}),
+        only(CUSTOMER, 200, owner_check=True),
+    ),
+    ("GET", "/customer/preferences"): (lambda c, w: ("/customer/preferences", {}), only(CUSTOMER, 200)),
+    ("PATCH", "/customer/preferences"): (
+        lambda c, w: ("/customer/preferences", {"json": {"email": False}}),
+        only(CUSTOMER, 200),
     ),
     ("POST", "/customer/feedback"): (
         lambda c, w: (
@@ -188,6 +255,13 @@ MATRIX = {
         ),
         only(COURIER, 200, owner_check=True),
     ),
+    ("POST", "/delivery/confirm-delivery"): (
+        lambda c, w: (
+            "/delivery/confirm-delivery",
+            {"json": {"order_id": c.out_for_delivery["order_id"], "code": c.out_for_delivery["code"]}},
+        ),
+        only(COURIER, 200, owner_check=True),
+    ),
     ("PATCH", "/delivery/update-location"): (
         lambda c, w: (
             "/delivery/update-location",
@@ -209,7 +283,7 @@ def test_every_entry_covers_anonymous_and_every_role():
 
 
 @pytest.fixture
-def ctx(auth, orders):
+def ctx(auth, orders, sql):
     users = {
         ADMIN: auth.admin(),
         CUSTOMER: auth.customer(),
@@ -228,7 +302,42 @@ def ctx(auth, orders):
     issue = orders.client.post("/raise-issue", json={"message": "Where?"}, headers=alice.headers)
     assert issue.status_code == 201
     victim = auth.customer()
-    return Ctx(users, pending, assigned, delivered, failed, issue.get_json()["issue"]["issue_id"], victim.id)
+    out_for_delivery, locked = (orders.place(alice) for _ in range(2))
+    for order in (out_for_delivery, locked):
+        orders.assign(admin, order["order_id"], dave)
+        orders.move(dave, order["order_id"], "Picked Up", "Out for Delivery")
+    code = orders.client.get(
+        f"/customer/orders/{out_for_delivery['order_id']}/delivery-code", headers=alice.headers
+    )
+    assert code.status_code == 200, code.get_json()
+    out_for_delivery["code"] = code.get_json()["code"]
+    sql(
+        "UPDATE orders SET delivery_locked_at = UTC_TIMESTAMP(6), code_failures = 5 WHERE order_id = %s",
+        (locked["order_id"],),
+    )
+    sql(
+        "INSERT INTO webhooks (url, events, secret) VALUES ('http://127.0.0.1:9/hook', 'order.delivered', 'whsec_x')"
+    )
+    webhook_id = sql("SELECT MAX(webhook_id) AS id FROM webhooks", one=True)["id"]
+    sql(
+        "INSERT INTO notifications (channel, event_type, event_id, recipient, payload, status, attempts,"
+        " max_attempts) VALUES ('email', 'order.delivered', REPLACE(UUID(), '-', ''), 'a@example.test', '{}',"
+        " 'failed', 8, 8)"
+    )
+    notification_id = sql("SELECT MAX(notification_id) AS id FROM notifications", one=True)["id"]
+    return Ctx(
+        users,
+        pending,
+        assigned,
+        delivered,
+        failed,
+        issue.get_json()["issue"]["issue_id"],
+        victim.id,
+        out_for_delivery,
+        locked["order_id"],
+        webhook_id,
+        notification_id,
+    )
 
 
 @pytest.mark.parametrize("method, rule", ROUTES, ids=[f"{m} {r}" for m, r in ROUTES])

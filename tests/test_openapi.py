@@ -93,11 +93,18 @@ def test_every_operation_documents_its_responses_and_roles():
                 assert "404" in statuses
 
 
+PATH_VALUES = {
+    "{user_type}": "customer",
+    "{filename}": "index.css",
+    "{tracking_number}": "CTNOSUCHNUMBER0000",
+}
+
+
 def fill(path):
-    """A concrete URL for a documented path."""
-    return path.replace("{user_type}", "customer").replace("{filename}", "index.css").replace(
-        "{tracking_number}", "CTNOSUCHNUMBER0000"
-    ).replace("{order_id}", "999999").replace("{user_id}", "999999")  # fmt: skip
+    """A concrete URL for a documented path (every other {parameter} is an id)."""
+    for name, value in PATH_VALUES.items():
+        path = path.replace(name, value)
+    return re.sub(r"\{[a-z_]+_id\}", "999999", path)
 
 
 def protected_operations(app):
