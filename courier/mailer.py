@@ -132,6 +132,9 @@ def _failure(exc, code=None, permanent=False):
     )
 
 
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
 def send(row):
     """Send one queued email over SMTP; a 5xx refusal is permanent, anything else is retried."""
     config = current_app.config
@@ -143,7 +146,7 @@ def send(row):
     except (OSError, smtplib.SMTPException) as exc:
         return _failure(exc)
     try:
-        if config["SMTP_STARTTLS"]:
+        if config["SMTP_STARTTLS"] and _needs_tls(smtp, config["SMTP_HOST"]):
             smtp.starttls(context=ssl.create_default_context())
         if config["SMTP_USER"]:
             smtp.login(config["SMTP_USER"], config["SMTP_PASSWORD"])
@@ -159,6 +162,12 @@ def send(row):
     finally:
         _close(smtp)
     return notifications.Result(True, status_code=250)
+
+
+def _needs_tls(smtp, host):
+    """STARTTLS is required, except with a relay on this machine that does not offer it (nothing leaves it)."""
+    smtp.ehlo_or_helo_if_needed()
+    return smtp.has_extn("starttls") or host not in LOOPBACK_HOSTS
 
 
 def _close(smtp):

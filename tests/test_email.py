@@ -274,6 +274,16 @@ def test_starttls_and_login_when_configured(app, world, orders, sql, tls_files):
     assert sql("SELECT status FROM notifications", one=True)["status"] == "sent"
 
 
+def test_starttls_is_skipped_only_for_a_loopback_relay_that_does_not_offer_it(app, world, orders, smtp, sql):
+    app.config.update(SMTP_STARTTLS=True)  # the local sink offers no STARTTLS: nothing leaves the machine
+    order = orders.place(world.alice)
+    orders.assign(world.admin, order["order_id"], world.dave)
+    assert drain(app) == 1 and len(smtp.messages) == 1
+    app.config.update(SMTP_HOST="localhost")
+    orders.move(world.dave, order["order_id"], "Picked Up")
+    assert drain(app) == 1 and len(smtp.messages) == 2
+
+
 def test_admin_notification_list_filters_and_pages(app, client, world, orders, smtp, sql):
     first = orders.place(world.alice)
     second = orders.place(world.bob)
