@@ -371,7 +371,8 @@ def admin_create_webhook():
     """Register a webhook endpoint; the answer shows its signing secret, once."""
     caller = require_role(ADMIN)
     body = json_body(schemas.WEBHOOK)
-    webhook = webhooks.create(caller, body["url"], body["events"], clean(body.get("description")))
+    events = webhooks.requested_events(body.get("events"), body.get("event_types"))
+    webhook = webhooks.create(caller, body["url"], events, clean(body.get("description")))
     return {"message": "Webhook registered", "webhook": webhook}, 201
 
 

@@ -154,9 +154,11 @@ CONFIRM_DELIVERY = obj(
     location=text(255, nullable=True),
 )
 OVERRIDE_DELIVERY = obj(["reason"], reason=text(500, minLength=1))
+WEBHOOK_EVENTS = {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": EVENT_TYPES}}
 WEBHOOK = obj(
-    ["url", "events"],
+    ["url"],
     url=text(2000, pattern=r"^https?://[^\s/$.?#][^\s]*$", **{"x-problem": "must be an http(s) URL"}),
-    events={"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": EVENT_TYPES}},
+    events={**WEBHOOK_EVENTS, "description": "The event types to receive (required)"},
+    event_types={**WEBHOOK_EVENTS, "description": "Another name for events"},
     description=text(500, nullable=True),
 )

@@ -291,6 +291,16 @@ def send_test(webhook_id):
 # --------------------------------------------------------------------------------------------
 
 
+def requested_events(events, event_types):
+    """The event types of a registration, sent as `events` or under its other name `event_types`."""
+    if events is not None and event_types is not None:
+        problem = "send events or event_types, not both"
+        raise bad_request(problem, "invalid_fields", {"events": problem, "event_types": problem})
+    if events is None and event_types is None:
+        raise bad_request("Missing required fields", "missing_fields", {"events": "required"})
+    return events if events is not None else event_types
+
+
 def subscribers(event_type):
     """The endpoints (not deleted, not disabled) subscribed to an event type: [{webhook_id, url}]."""
     return query(

@@ -311,12 +311,12 @@ def test_update_status_without_code_names_the_field(client, world, at_door):
     assert result["fields"] == {"code": "required to set Delivered: scan the customer's QR code"}
 
 
-@pytest.mark.parametrize("scanned", ["https://example.com/x", "ABC", "UUUUUUUUUU", "7K3M9QX2PD7"])
-def test_something_that_cannot_be_a_code_is_400_and_not_counted(client, world, sql, at_door, scanned):
-    before, before_events = order_row(sql, at_door), events(sql, at_door)
-    result = assert_error(deliver(client, world.dave, at_door, scanned), 400, "invalid_code")
-    assert "code" in result["fields"]
-    assert order_row(sql, at_door) == before and events(sql, at_door) == before_events
+@pytest.mark.parametrize("scanned", ["https://example.com/x", "ABC", "000000", "UUUUUUUUUU", "7K3M9QX2PD7"])
+def test_something_that_cannot_be_a_code_is_a_wrong_code_too(client, world, sql, at_door, scanned):
+    result = assert_error(deliver(client, world.dave, at_door, scanned), 422, "wrong_code")
+    assert result["attempts_left"] == 4
+    row = order_row(sql, at_door)
+    assert (row["status"], row["code_failures"]) == ("Out for Delivery", 1)
 
 
 @pytest.mark.parametrize("via", ["update-status", "confirm-delivery"])

@@ -268,6 +268,15 @@ def test_list_pages_by_id_and_leaves_out_deleted(client, world, receiver):
         ({"url": "http://example.com/hook", "events": ["order.delivered"], "description": 5}, "description"),
         ({"events": ["order.delivered"]}, "url"),
         ({"url": "http://example.com/hook"}, "events"),
+        (
+            {
+                "url": "http://example.com/hook",
+                "events": ["order.delivered"],
+                "event_types": ["order.created"],
+            },
+            "events",
+        ),
+        ({"url": "http://example.com/hook", "event_types": ["order.exploded"]}, "event_types.0"),
     ],
 )
 def test_register_refuses_invalid_input(client, world, sql, body, field):
@@ -275,6 +284,17 @@ def test_register_refuses_invalid_input(client, world, sql, body, field):
     error = assert_error(response, 400)
     assert field in error["fields"], error
     assert count(sql, "webhooks") == 0
+
+
+def test_event_types_is_another_name_for_events(client, world, sql):
+    response = client.post(
+        "/admin/webhooks",
+        json={"url": "http://example.com/hook", "event_types": ["order.delivered", "order.cancelled"]},
+        headers=world.admin.headers,
+    )
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["webhook"]["events"] == ["order.delivered", "order.cancelled"]
+    assert sql("SELECT events FROM webhooks", one=True)["events"] == "order.delivered,order.cancelled"
 
 
 def test_register_refuses_a_body_that_is_not_json(client, world, sql):
