@@ -219,17 +219,22 @@ def admin_users():
     return {"users": users, "next_cursor": next_cursor}
 
 
-@api.get("/admin/orders")
-def admin_orders():
-    """Orders, filtered by status, customer, courier and creation date, newest first by default."""
-    require_role(ADMIN)
-    where, args = orders.order_filters(
+def admin_order_filters():
+    """The WHERE fragment of the order filters an admin may send (?status=, ?customer_id=, ...)."""
+    return orders.order_filters(
         status=choice_arg("status", schemas.STATUSES),
         customer_id=int_arg("customer_id"),
         assigned_to=int_arg("assigned_to"),
         created_from=datetime_arg("created_from"),
         created_to=datetime_arg("created_to", end_of_day=True),
     )
+
+
+@api.get("/admin/orders")
+def admin_orders():
+    """Orders, filtered by status, customer, courier and creation date, newest first by default."""
+    require_role(ADMIN)
+    where, args = admin_order_filters()
     page = page_args({name: sort[2] for name, sort in orders.ORDER_SORTS.items()}, "-created_at")
     rows, next_cursor = orders.list_orders(page, where, args)
     return {"orders": rows, "next_cursor": next_cursor}
@@ -239,13 +244,7 @@ def admin_orders():
 def admin_orders_export():
     """The filtered orders as CSV, streamed (constant memory at any size)."""
     require_role(ADMIN)
-    where, args = orders.order_filters(
-        status=choice_arg("status", schemas.STATUSES),
-        customer_id=int_arg("customer_id"),
-        assigned_to=int_arg("assigned_to"),
-        created_from=datetime_arg("created_from"),
-        created_to=datetime_arg("created_to", end_of_day=True),
-    )
+    where, args = admin_order_filters()
     return export.orders_csv(where, args)
 
 

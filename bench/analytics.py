@@ -54,10 +54,7 @@ def migrate(config):
 def admin_token(config, base):
     conn = pymysql.connect(**connect_args(config))
     with conn.cursor() as cur:
-        cur.execute(
-            "INSERT IGNORE INTO admins (username, password)"
-            " SELECT 'bench-admin', password FROM customers ORDER BY customer_id LIMIT 1"
-        )
+        bench_run.add_bench_admin(cur)
         # The creation time of the 1,000th newest order: exporting from it gives ~1,000 rows.
         cur.execute(
             "SELECT created_at FROM orders ORDER BY created_at DESC LIMIT 1 OFFSET %s", (SMALL_EXPORT - 1,)

@@ -166,14 +166,19 @@ def post_json(url, body, token=None):
         return json.loads(response.read())
 
 
+def add_bench_admin(cur):
+    """An admin 'bench-admin' with the generated accounts' password (gendata.PASSWORD)."""
+    cur.execute(
+        "INSERT IGNORE INTO admins (username, password)"
+        " SELECT 'bench-admin', password FROM customers ORDER BY customer_id LIMIT 1"
+    )
+
+
 def fixtures(config, server):
     """Log in as an admin, a customer with an order Out for Delivery, and that order's courier."""
     conn = pymysql.connect(**connect_args(config))
     with conn.cursor() as cur:
-        cur.execute(
-            "INSERT IGNORE INTO admins (username, password)"
-            " SELECT 'bench-admin', password FROM customers ORDER BY customer_id LIMIT 1"
-        )
+        add_bench_admin(cur)
         cur.execute(
             "SELECT o.order_id, o.tracking_number, o.assigned_to, c.email AS customer, d.email AS courier"
             " FROM orders o JOIN customers c ON c.customer_id = o.customer_id"

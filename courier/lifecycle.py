@@ -97,9 +97,10 @@ def add_event(
 
 
 def lock_order(order_id):
-    """Read an order and hold its row lock until the transaction ends."""
+    """Read an order (with its proof-of-delivery state) and hold its row lock until the transaction ends."""
     return query(
-        "SELECT order_id, customer_id, assigned_to, status FROM orders WHERE order_id = %s FOR UPDATE",
+        "SELECT order_id, tracking_number, customer_id, assigned_to, status, delivery_code_hash, code_failures,"
+        " delivery_locked_at FROM orders WHERE order_id = %s FOR UPDATE",
         (order_id,),
         one=True,
     )
@@ -173,7 +174,7 @@ def courier_update(order_id, courier_id, status, actor, note=None, location=None
     check_transition(order["status"], status, actor.role)
     proved_by = None
     if status == "Delivered":
-        proof.check_code(order_id, code, actor)  # 400 without a code, 422 wrong (counted), 409 locked
+        proof.check_code(order, code, actor)  # 400 without a code, 422 wrong (counted), 409 locked
         proved_by = "code"
     set_status(order_id, status, location=location)
     add_event(

@@ -60,16 +60,6 @@ def code_for_order(order_id):
     return row and delivery_code(row["tracking_number"], current_app.config)
 
 
-def _pod_row(order_id):
-    """The proof-of-delivery columns of an order the caller has already locked."""
-    return query(
-        "SELECT order_id, tracking_number, status, delivery_code_hash, code_failures, delivery_locked_at"
-        " FROM orders WHERE order_id = %s FOR UPDATE",
-        (order_id,),
-        one=True,
-    )
-
-
 def _stored_hash(row):
     """The order's stored code hash, filled in from the derived code for orders placed without one."""
     if row["delivery_code_hash"]:
@@ -79,11 +69,11 @@ def _stored_hash(row):
     return stored
 
 
-def check_code(order_id, code, actor):
-    """Raise unless `code` is the order's delivery code (call on a locked order, inside a transaction).
+def check_code(row, code, actor):
+    """Raise unless `code` is the delivery code of the order `row` (from lifecycle.lock_order, in a transaction).
 
-    400 without a code or with one that cannot be a code (not counted), 409 on a locked order, 422 for a
-    wrong code (counted and committed; the POD_MAX_FAILURES-th one also locks the order).
+    400 without a code (not counted), 409 on a locked order, 422 for any other code (counted and committed; the
+    POD_MAX_FAILURES-th one also locks the order).
     """
     if not isinstance(code, str) or not code.strip():
         raise bad_request(
@@ -91,9 +81,6 @@ def check_code(order_id, code, actor):
             "missing_fields",
             {"code": "required to set Delivered: scan the customer's QR code"},
         )
-    row = _pod_row(order_id)
-    if row is None:
-        raise not_found("Order")
     if row["delivery_locked_at"] is not None:
         raise conflict(
             "Delivery is locked after too many wrong codes: an admin must review this order",
@@ -134,7 +121,7 @@ def _wrong_code(row, actor):
 
 
 def _locked_order(order_id):
-    order = _pod_row(order_id)
+    order = lifecycle.lock_order(order_id)
     if order is None:
         raise not_found("Order")
     return order
