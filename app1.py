@@ -3,7 +3,7 @@
 Handlers stay thin: parse, authorise (require_role first), call a courier.* module, respond.
 """
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from courier import (
@@ -12,6 +12,7 @@ from courier import (
     auth,
     console,
     db,
+    dispatch,
     errors,
     export,
     lifecycle,
@@ -25,6 +26,7 @@ from courier import (
     requestlog,
     schemas,
     sessions,
+    shifts,
     support,
     tracking,
     webhooks,
@@ -414,6 +416,49 @@ def admin_test_webhook(webhook_id):
     return {"message": "Test event queued", "notification": notification}, 202
 
 
+@api.get("/admin/couriers")
+def admin_couriers():
+    """Couriers with their capacity, depot, shift hours and on-shift state (?on_shift=true|false)."""
+    require_role(ADMIN)
+    on_shift = choice_arg("on_shift", ["true", "false"])
+    return {"couriers": shifts.list_couriers(None if on_shift is None else on_shift == "true")}
+
+
+@api.patch("/admin/couriers/<int:courier_id>")
+def admin_update_courier(courier_id):
+    """Set a courier's capacity (kg, parcels), depot and shift hours (UTC)."""
+    require_role(ADMIN)
+    body = json_body(schemas.COURIER_SETTINGS)
+    with db.transaction():
+        courier = shifts.update_settings(courier_id, body)
+    return {"message": "Courier updated", "courier": courier}
+
+
+@api.post("/admin/dispatch/plans")
+def admin_create_plan():
+    """Plan routes for Pending orders over on-shift couriers (VROOM); nothing is assigned yet."""
+    caller = require_role(ADMIN)
+    body = optional_json_body(schemas.PLAN)
+    plan = dispatch.create_plan(caller, body, current_app.config)
+    return plan, 201
+
+
+@api.get("/admin/dispatch/plans/<int:plan_id>")
+def admin_plan(plan_id):
+    """A stored plan: its routes, unassigned orders with reasons, and whether it was applied."""
+    require_role(ADMIN)
+    return dispatch.get_plan(plan_id)
+
+
+@api.post("/admin/dispatch/plans/<int:plan_id>/apply")
+def admin_apply_plan(plan_id):
+    """Assign every routed order of the plan in one transaction (409 plan_stale if anything changed)."""
+    caller = require_role(ADMIN)
+    with db.transaction():
+        assigned = dispatch.apply_plan(plan_id, caller)
+    return {"message": "Plan applied", "plan": dispatch.get_plan(plan_id), "assigned": assigned}
+
+
 # --------------------------------------------------------------------------------------------
 # Customer
 # --------------------------------------------------------------------------------------------
@@ -609,6 +654,40 @@ def delivery_history():
     page = page_args({"-closed_at": (orders.datetime, int)}, "-closed_at")
     rows, next_cursor = orders.courier_orders(caller.id, page, finished=True)
     return {"orders": rows, "next_cursor": next_cursor}
+
+
+@api.post("/delivery/shift/start")
+def delivery_shift_start():
+    """The courier starts their shift: from now on, plans and auto-dispatch include them."""
+    caller = require_role(COURIER)
+    with db.transaction():
+        courier = shifts.start_shift(caller.id)
+    return {"message": "Shift started", "courier": courier}
+
+
+@api.post("/delivery/shift/end")
+def delivery_shift_end():
+    """The courier ends their shift: plans and auto-dispatch leave them out."""
+    caller = require_role(COURIER)
+    with db.transaction():
+        courier = shifts.end_shift(caller.id)
+    return {"message": "Shift ended", "courier": courier}
+
+
+@api.get("/delivery/route")
+def delivery_route():
+    """The courier's remaining stops in route order, with ETAs from their latest position."""
+    caller = require_role(COURIER)
+    return {"route": dispatch.courier_route(caller.id, current_app.config)}
+
+
+@api.post("/delivery/route/optimize")
+def delivery_route_optimize():
+    """Re-solve the courier's remaining stops from where they are now, and keep the new order."""
+    caller = require_role(COURIER)
+    with db.transaction():
+        route = dispatch.optimize_route(caller.id, current_app.config)
+    return {"message": "Route optimised", "route": route}
 
 
 # --------------------------------------------------------------------------------------------

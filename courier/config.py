@@ -72,6 +72,22 @@ def from_env():
         "DELIVERY_CODE_KEY": env("DELIVERY_CODE_KEY", ""),
         # Web console: map tiles for the public tracking page (empty: coordinates as text only)
         "MAP_TILE_URL": env("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+        # Dispatch: service time per stop, the solver's time budget and exploration level (1-5), its threads,
+        # and AUTO_DISPATCH=nearest to assign each new order at once to the nearest on-shift courier with room
+        "DISPATCH_SERVICE_SECONDS": int(env("DISPATCH_SERVICE_SECONDS", "120")),
+        "DISPATCH_MAX_SECONDS": float(env("DISPATCH_MAX_SECONDS", "30")),
+        "DISPATCH_EXPLORATION_LEVEL": int(env("DISPATCH_EXPLORATION_LEVEL", "5")),
+        "DISPATCH_THREADS": int(env("DISPATCH_THREADS", "2")),
+        "AUTO_DISPATCH": env("AUTO_DISPATCH", "off"),
+        # Travel times: straight-line distance x detour factor at an average speed, or an OSRM-compatible
+        # table service at ROUTING_URL (e.g. http://127.0.0.1:5001)
+        "ROUTING_SPEED_KMH": float(env("ROUTING_SPEED_KMH", "25")),
+        "ROUTING_DETOUR_FACTOR": float(env("ROUTING_DETOUR_FACTOR", "1.3")),
+        "ROUTING_URL": env("ROUTING_URL", "").rstrip("/"),
+        "ROUTING_TIMEOUT_SECONDS": float(env("ROUTING_TIMEOUT_SECONDS", "10")),
+        # A Nominatim-compatible geocoder for orders placed without coordinates (empty: they stay unroutable)
+        "GEOCODER_URL": env("GEOCODER_URL", "").rstrip("/"),
+        "GEOCODER_TIMEOUT_SECONDS": float(env("GEOCODER_TIMEOUT_SECONDS", "10")),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=15),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=30),
         "JWT_TOKEN_LOCATION": ["headers"],

@@ -96,6 +96,12 @@ RESPONSE_SCHEMAS = {
         created_at=TIME,
         updated_at=TIME,
         closed_at=NULLABLE_TIME,
+        pickup_latitude=NUMBER,
+        pickup_longitude=NUMBER,
+        delivery_latitude=NUMBER,
+        delivery_longitude=NUMBER,
+        window_start=NULLABLE_TIME,
+        window_end=NULLABLE_TIME,
     ),
     "OrderPage": page_of("orders", "Order"),
     "OrderResult": shape(["message", "order"], message=STR, order=ref("Order")),
@@ -402,6 +408,105 @@ RESPONSE_SCHEMAS.update(
     }
 )
 
+# Dispatch: plans, courier settings, shifts and routes
+REASON = {
+    "enum": ["no_coordinates", "over_capacity", "window_unreachable", "no_courier_on_shift"],
+    "description": "Why the order is not routed (message says it in words)",
+}
+UNASSIGNED = shape(["order_id", "reason"], order_id=ID, reason=REASON, message=STR)
+POINT = shape(["latitude", "longitude"], latitude=NUMBER, longitude=NUMBER)
+STOP = shape(
+    ["order_id", "type", "latitude", "longitude", "eta", "window_start", "window_end"],
+    order_id=ID,
+    type={"enum": ["pickup", "delivery"]},
+    latitude=NUMBER,
+    longitude=NUMBER,
+    eta={**NULLABLE_TIME, "description": "When service at the stop begins"},
+    window_start=NULLABLE_TIME,
+    window_end=NULLABLE_TIME,
+    weight_kg=NUMBER,
+    status=STR,
+    new={
+        "type": "boolean",
+        "description": "Plans: an order this plan assigns (false: already the courier's)",
+    },
+)
+COUNT = {"type": "integer", "minimum": 0}
+RESPONSE_SCHEMAS.update(
+    {
+        "Courier": shape(
+            ["delivery_person_id", "capacity_kg", "capacity_parcels", "shift_start", "shift_end", "on_shift"],
+            delivery_person_id=ID,
+            name=STR,
+            capacity_kg={"type": "number"},
+            capacity_parcels={"type": "integer"},
+            depot_latitude=NUMBER,
+            depot_longitude=NUMBER,
+            shift_start={"type": "string", "description": "HH:MM, UTC"},
+            shift_end={
+                "type": "string",
+                "description": "HH:MM, UTC (at or before shift_start: the next day)",
+            },
+            on_shift=BOOL,
+            on_shift_since=NULLABLE_TIME,
+        ),
+        "CourierList": shape(["couriers"], couriers={"type": "array", "items": ref("Courier")}),
+        "CourierResult": shape(["message", "courier"], message=STR, courier=ref("Courier")),
+        "Plan": shape(
+            ["plan_id", "created_at", "solver_ms", "totals", "routes", "unassigned"],
+            plan_id=ID,
+            created_at=TIME,
+            start_at=TIME,
+            solver_ms={"type": "integer", "minimum": 0},
+            routing={"enum": ["straight_line", "osrm"]},
+            totals=shape(
+                ["distance_m", "duration_s"], distance_m=COUNT, duration_s=COUNT, orders=COUNT, routed=COUNT
+            ),
+            routes={
+                "type": "array",
+                "items": shape(
+                    ["courier_id", "distance_m", "duration_s", "stops"],
+                    courier_id=ID,
+                    name=STR,
+                    distance_m=COUNT,
+                    duration_s={**COUNT, "description": "Travel time (without service and waiting)"},
+                    start=POINT,
+                    end=POINT,
+                    shift_start=TIME,
+                    shift_end=TIME,
+                    stops={"type": "array", "items": STOP},
+                ),
+            },
+            unassigned={"type": "array", "items": UNASSIGNED},
+            order_ids={"type": "array", "items": ID},
+            courier_ids={"type": "array", "items": ID},
+            applied_at=NULLABLE_TIME,
+        ),
+        "PlanApplied": shape(
+            ["message", "plan", "assigned"],
+            message=STR,
+            plan=ref("Plan"),
+            assigned={
+                "type": "array",
+                "items": shape(["order_id", "courier_id"], order_id=ID, courier_id=ID),
+            },
+        ),
+        "Route": shape(
+            ["route"],
+            message=STR,
+            route=shape(
+                ["courier_id", "start", "stops", "unroutable"],
+                courier_id=ID,
+                start=nullable(POINT),
+                distance_m=COUNT,
+                duration_s=COUNT,
+                stops={"type": "array", "items": STOP},
+                unroutable={"type": "array", "items": UNASSIGNED},
+            ),
+        ),
+    }
+)
+
 ERROR_MEANINGS = {
     400: "Malformed, missing or invalid input (also a body that is not JSON, or an unknown field)",
     401: "No, bad, expired or revoked token",
@@ -481,7 +586,7 @@ class Route:
 
 R = Route
 DOCS, HEALTH, AUTH, ADMIN_TAG = "Documentation", "Health", "Authentication and accounts", "Admin"
-CONSOLE, NOTIFY = "Web console", "Notifications and webhooks"
+CONSOLE, NOTIFY, DISPATCH = "Web console", "Notifications and webhooks", "Dispatch"
 CUST_TAG, BOTH_TAG, COURIER_TAG, TRACK = (
     "Customer",
     "Customers and delivery persons",
@@ -499,6 +604,7 @@ LIVE = [
     ),
     param("last_event_id", {"type": "integer", "minimum": 0}, "Resume after this event id"),
 ]
+PLAN_ID = path_id("plan_id", "The plan's id")
 NOTIFICATION_ID = path_id("notification_id", "The notification's id")
 WEBHOOK_ID = path_id("webhook_id", "The webhook endpoint's id")
 USER_TYPE = param("user_type", {"enum": schemas.USER_TYPES}, "The account's type", "path")
@@ -589,6 +695,20 @@ ROUTES = [
       "Re-enable an endpoint disabled after consecutive failures", params=[WEBHOOK_ID]),
     R("post", "/admin/webhooks/{webhook_id}/test", NOTIFY, (ADMIN,), (202, "NotificationResult"),
       "Queue a signed webhook.test event to the endpoint", params=[WEBHOOK_ID], errors=(409,)),
+    R("get", "/admin/couriers", DISPATCH, (ADMIN,), (200, "CourierList"),
+      "Couriers with capacity, depot, shift hours and on-shift state",
+      params=[param("on_shift", {"enum": ["true", "false"]}, "Only couriers on (or off) shift")]),
+    R("patch", "/admin/couriers/{courier_id}", DISPATCH, (ADMIN,), (200, "CourierResult"),
+      "Set a courier's capacity, depot and shift hours", body="COURIER_SETTINGS",
+      params=[path_id("courier_id", "The courier's id")]),
+    R("post", "/admin/dispatch/plans", DISPATCH, (ADMIN,), (201, "Plan"),
+      "Plan routes for Pending orders over on-shift couriers (nothing is assigned)", body="PLAN",
+      body_optional=True, errors=(404, 409)),
+    R("get", "/admin/dispatch/plans/{plan_id}", DISPATCH, (ADMIN,), (200, "Plan"), "A stored plan",
+      params=[PLAN_ID]),
+    R("post", "/admin/dispatch/plans/{plan_id}/apply", DISPATCH, (ADMIN,), (200, "PlanApplied"),
+      "Assign every routed order of the plan in one transaction (409 plan_stale, 409 when applied)",
+      params=[PLAN_ID], errors=(409,)),
     R("post", "/customer/place-order", CUST_TAG, (CUSTOMER,), (201, "OrderResult"),
       "Place an order; an Idempotency-Key header makes retries safe", body="PLACE_ORDER", errors=(409,),
       params=[param("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255},
@@ -628,6 +748,14 @@ ROUTES = [
       "Report your position for one or all of your active orders", body="UPDATE_LOCATION", errors=(404, 409)),
     R("get", "/delivery/history", COURIER_TAG, (COURIER,), (200, "OrderPage"),
       "Your finished orders, newest first", params=list_params(["-closed_at"], "-closed_at")),
+    R("post", "/delivery/shift/start", COURIER_TAG, (COURIER,), (200, "CourierResult"),
+      "Start your shift (plans and auto-dispatch include you)", errors=(409,)),
+    R("post", "/delivery/shift/end", COURIER_TAG, (COURIER,), (200, "CourierResult"),
+      "End your shift", errors=(409,)),
+    R("get", "/delivery/route", COURIER_TAG, (COURIER,), (200, "Route"),
+      "Your remaining stops in route order, with ETAs from where you are"),
+    R("post", "/delivery/route/optimize", COURIER_TAG, (COURIER,), (200, "Route"),
+      "Re-solve your remaining stops from where you are now"),
     R("get", "/track/{tracking_number}", TRACK, PUBLIC, (200, "PublicTracking"),
       "Public tracking: status, timeline, last location (no names, no exact position)",
       params=[TRACKING_NUMBER]),

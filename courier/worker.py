@@ -21,7 +21,7 @@ import pymysql
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import mailer, notifications, sms
+from . import geocoding, mailer, notifications, sms
 from .db import execute, query, transaction
 
 log = logging.getLogger("courier.worker")
@@ -209,6 +209,7 @@ def drain(app, name="test", batch=None, lease=None):
     processed = 0
     with app.app_context():
         cutoff = _now()
+        processed += geocoding.geocode_pending(app.config, 10**6)
         while rows := claim(name, batch, lease, cutoff):
             for row in rows:
                 process(row, name)
@@ -241,6 +242,7 @@ class Stopper:
 
 def work_batch(name, batch, lease, stopper):
     """Claim one batch and process it, stopping early (and releasing the rest) when asked to. Returns a count."""
+    geocoded = geocoding.geocode_pending(current_app.config, batch)
     rows = claim(name, batch, lease)
     for index, row in enumerate(rows):
         if stopper.stopping:
@@ -252,7 +254,7 @@ def work_batch(name, batch, lease, stopper):
             raise
         except Exception:  # the row stays claimed until its lease ends, then it is tried again
             log.exception("settling notification %s failed", row["notification_id"])
-    return len(rows)
+    return len(rows) + geocoded
 
 
 def run(app, name, batch, poll, lease, stopper):
