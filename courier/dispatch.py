@@ -193,7 +193,7 @@ def _vehicle(problem, courier, at):
         return None, None
     start_index = problem.point(start)
     depot = shifts.depot_point(courier)
-    end_index = problem.point(depot) if depot else start_index
+    end_index = problem.point(depot) if depot and depot != start else start_index
     capacity = (solver.grams(courier["capacity_kg"]), int(courier["capacity_parcels"]))
     vehicle = solver.Vehicle(courier["delivery_person_id"], start_index, end_index, window, capacity)
     info = {

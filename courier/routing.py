@@ -41,9 +41,7 @@ def osrm_matrix(points, url, timeout):
     coords = ";".join(f"{lng:.6f},{lat:.6f}" for lat, lng in points)
     try:
         response = requests.get(
-            f"{url}/table/v1/driving/{coords}",
-            params={"annotations": "duration,distance"},
-            timeout=timeout,
+            f"{url}/table/v1/driving/{coords}?annotations=duration,distance", timeout=timeout
         )
         body = response.json()
     except (requests.RequestException, ValueError) as err:
