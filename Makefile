@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app1
 
-.PHONY: run serve bench test lint format venv env db check-db clean fuzz postman chromium screenshots
+.PHONY: run serve bench bench-dispatch test lint format venv env db check-db clean fuzz postman chromium screenshots
 
 run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data, and a notification worker
 	$(FLASK) init-db
@@ -18,6 +18,10 @@ serve: venv env check-db  ## Production-style: gunicorn with gevent workers (see
 
 bench: venv env check-db  ## Load-test the production server with wrk on 1k and 1M orders; writes bench/RESULTS.md
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/dispatch.py
+
+bench-dispatch: venv env  ## Dispatch quality and speed only: VROOM versus nearest neighbour, 200 and 1,000 orders
+	$(BIN)/python bench/dispatch.py
 
 test: venv check-db chromium  ## Lint, then run the test suite (browser tests included) against a throwaway database
 	$(BIN)/ruff check .

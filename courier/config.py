@@ -76,7 +76,7 @@ def from_env():
         # and AUTO_DISPATCH=nearest to assign each new order at once to the nearest on-shift courier with room
         "DISPATCH_SERVICE_SECONDS": int(env("DISPATCH_SERVICE_SECONDS", "120")),
         "DISPATCH_MAX_SECONDS": float(env("DISPATCH_MAX_SECONDS", "30")),
-        "DISPATCH_EXPLORATION_LEVEL": int(env("DISPATCH_EXPLORATION_LEVEL", "5")),
+        "DISPATCH_EXPLORATION_LEVEL": int(env("DISPATCH_EXPLORATION_LEVEL", "3")),
         "DISPATCH_THREADS": int(env("DISPATCH_THREADS", "2")),
         "AUTO_DISPATCH": env("AUTO_DISPATCH", "off"),
         # Travel times: straight-line distance x detour factor at an average speed, or an OSRM-compatible
