@@ -49,6 +49,16 @@ def grams(weight_kg):
     return int(round(float(weight_kg or 0) * 1000))
 
 
+# VROOM's timeout bounds its local search, not the construction heuristics that run first (several per
+# exploration level, each growing faster than linearly): past this many orders a plan uses level 0.
+LARGE_PROBLEM_TASKS = 400
+
+
+def exploration_level(tasks, config):
+    level = int(config["DISPATCH_EXPLORATION_LEVEL"])
+    return 0 if tasks > LARGE_PROBLEM_TASKS else level
+
+
 def solve(problem, config, durations=None, distances=None):
     """Solve with VROOM: {"routes": [...], "unassigned": [order_id...], "solver_ms", "routing"}.
 
@@ -111,7 +121,7 @@ def solve(problem, config, durations=None, distances=None):
         )
     started = clock.monotonic()
     solution = data.solve(
-        exploration_level=int(config["DISPATCH_EXPLORATION_LEVEL"]),
+        exploration_level=exploration_level(len(problem.tasks), config),
         nb_threads=max(1, int(config["DISPATCH_THREADS"])),
         timeout=timedelta(seconds=float(config["DISPATCH_MAX_SECONDS"])),
     )

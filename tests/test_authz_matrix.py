@@ -48,6 +48,7 @@ class Ctx:
     locked_id: int  # an Out for Delivery order locked after wrong codes
     webhook_id: int
     notification_id: int  # a failed notification
+    plan_id: int = 0  # a dispatch plan (OTHER_COURIER is on shift)
 
 
 def public(status):
@@ -199,6 +200,21 @@ MATRIX = {
         lambda c, w: (f"/admin/webhooks/{c.webhook_id}/test", {}),
         only(ADMIN, 202),
     ),
+    # Dispatch (admin): courier settings and plans.
+    ("GET", "/admin/couriers"): (lambda c, w: ("/admin/couriers", {}), only(ADMIN, 200)),
+    ("PATCH", "/admin/couriers/<int:courier_id>"): (
+        lambda c, w: (f"/admin/couriers/{c.users[COURIER].id}", {"json": {"capacity_kg": 30}}),
+        only(ADMIN, 200),
+    ),
+    ("POST", "/admin/dispatch/plans"): (lambda c, w: ("/admin/dispatch/plans", {}), only(ADMIN, 201)),
+    ("GET", "/admin/dispatch/plans/<int:plan_id>"): (
+        lambda c, w: (f"/admin/dispatch/plans/{c.plan_id}", {}),
+        only(ADMIN, 200),
+    ),
+    ("POST", "/admin/dispatch/plans/<int:plan_id>/apply"): (
+        lambda c, w: (f"/admin/dispatch/plans/{c.plan_id}/apply", {}),
+        only(ADMIN, 200),
+    ),
     # Customer (object routes: the owner versus another customer).
     ("POST", "/customer/place-order"): (
         lambda c, w: ("/customer/place-order", {"json": {"delivery_address": "1 Rd", "recipient_name": "K"}}),
@@ -262,6 +278,11 @@ MATRIX = {
         ),
         only(COURIER, 200, owner_check=True),
     ),
+    ("POST", "/delivery/shift/start"): (lambda c, w: ("/delivery/shift/start", {}), only(COURIER, 200)),
+    # The courier is not on shift: 409 shows the role check let them through.
+    ("POST", "/delivery/shift/end"): (lambda c, w: ("/delivery/shift/end", {}), only(COURIER, 409)),
+    ("GET", "/delivery/route"): (lambda c, w: ("/delivery/route", {}), only(COURIER, 200)),
+    ("POST", "/delivery/route/optimize"): (lambda c, w: ("/delivery/route/optimize", {}), only(COURIER, 200)),
     ("PATCH", "/delivery/update-location"): (
         lambda c, w: (
             "/delivery/update-location",
@@ -325,6 +346,13 @@ def ctx(auth, orders, sql):
         " 'failed', 8, 8)"
     )
     notification_id = sql("SELECT MAX(notification_id) AS id FROM notifications", one=True)["id"]
+    sql(
+        "UPDATE delivery_persons SET on_shift_since = UTC_TIMESTAMP(6), depot_latitude = 40.7,"
+        " depot_longitude = -74.0, shift_start = '00:00', shift_end = '00:00' WHERE delivery_person_id = %s",
+        (users[OTHER_COURIER].id,),
+    )
+    plan = orders.client.post("/admin/dispatch/plans", headers=admin.headers)
+    assert plan.status_code == 201, plan.get_json()
     return Ctx(
         users,
         pending,
@@ -337,6 +365,7 @@ def ctx(auth, orders, sql):
         locked["order_id"],
         webhook_id,
         notification_id,
+        plan.get_json()["plan_id"],
     )
 
 
