@@ -15,8 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from courier import gendata, routing, solver  # noqa: E402
+from courier import routing, solver  # noqa: E402
 from courier.config import from_env  # noqa: E402
+from tools import gendata  # noqa: E402
 
 START = datetime(2030, 1, 15, 8, 0)
 SHIFT = (0, 10 * 3600)  # 08:00-18:00

@@ -1,11 +1,13 @@
 """Travel times and distances between points: straight line x detour factor at an average speed, or an
 OSRM-compatible /table service when ROUTING_URL is set."""
 
+import json
 import logging
 import math
+import urllib.error
+import urllib.request
 
 import numpy
-import requests
 
 log = logging.getLogger(__name__)
 EARTH_RADIUS_M = 6_371_008.8
@@ -39,15 +41,18 @@ def straight_line_matrix(points, speed_kmh, detour):
 def osrm_matrix(points, url, timeout):
     """(durations, distances) from an OSRM-compatible `GET /table/v1/driving/lng,lat;...` service."""
     coords = ";".join(f"{lng:.6f},{lat:.6f}" for lat, lng in points)
+    request = urllib.request.Request(f"{url}/table/v1/driving/{coords}?annotations=duration,distance")
     try:
-        response = requests.get(
-            f"{url}/table/v1/driving/{coords}?annotations=duration,distance", timeout=timeout
-        )
-        body = response.json()
-    except (requests.RequestException, ValueError) as err:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (configured URL)
+            status, body = response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        raise RoutingError(f"routing service answered {err.code}") from err
+    except (OSError, ValueError) as err:
         raise RoutingError(f"routing service unreachable: {err}") from err
-    if response.status_code != 200 or body.get("code") != "Ok":
-        raise RoutingError(f"routing service answered {response.status_code} {body.get('code')}")
+    if status != 200 or not isinstance(body, dict) or body.get("code") != "Ok":
+        raise RoutingError(
+            f"routing service answered {status} {body.get('code') if isinstance(body, dict) else ''}"
+        )
     n = len(points)
     durations, distances = body.get("durations"), body.get("distances")
     if not isinstance(durations, list) or len(durations) != n or any(len(row) != n for row in durations):
