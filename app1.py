@@ -36,7 +36,7 @@ from courier import (
     webhooks,
     worker,
 )
-from courier.config import check_secret, from_env
+from courier.config import check_dispatch, check_secret, from_env
 from courier.errors import bad_request, unauthorized
 from courier.limits import limiter
 from courier.openapi import ANY, CSV, HTML, JSON_DOC, PNG, SSE
@@ -65,6 +65,7 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
     check_secret(app)
+    check_dispatch(app)
     if app.config.get("TRUSTED_PROXIES"):
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)

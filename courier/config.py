@@ -98,6 +98,15 @@ def from_env():
     }
 
 
+AUTO_DISPATCH_MODES = ("off", "nearest")
+
+
+def check_dispatch(app):
+    """Refuse to start with an AUTO_DISPATCH other than off or nearest."""
+    if app.config.get("AUTO_DISPATCH", "off") not in AUTO_DISPATCH_MODES:
+        raise RuntimeError(f"AUTO_DISPATCH must be one of {', '.join(AUTO_DISPATCH_MODES)}")
+
+
 def check_secret(app):
     """Refuse to start in production without a strong JWT secret; make a throwaway one in debug/tests."""
     secret = app.config.get("JWT_SECRET_KEY") or ""

@@ -339,3 +339,12 @@ def test_auto_dispatch_nearest_assigns_a_new_order(app, client, fleet, orders, s
 def test_auto_dispatch_off_by_default(client, fleet, orders, sql):
     order = place(orders, fleet.alice, 1)
     assert order_row(sql, order["order_id"])["status"] == "Pending"
+
+
+def test_unknown_auto_dispatch_mode_refuses_to_start():
+    from conftest import _config
+
+    from app1 import create_app
+
+    with pytest.raises(RuntimeError, match="AUTO_DISPATCH"):
+        create_app({**_config(), "AUTO_DISPATCH": "fastest"})

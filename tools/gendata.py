@@ -225,7 +225,7 @@ def generate(config, orders, echo=print):
             f" depot_latitude = {depot_lat}, depot_longitude = {depot_lng},"
             " shift_start = TIME(UTC_TIMESTAMP() - INTERVAL 2 HOUR), shift_end = TIME(UTC_TIMESTAMP() + INTERVAL 8 HOUR),"
             " on_shift_since = UTC_TIMESTAMP(6) WHERE delivery_person_id >= %s AND email LIKE %s",
-            (first_courier,) * 6 + (f"%-{tag}@example.test",),
+            (first_courier,) * 5 + (f"%-{tag}@example.test",),
         )
         conn.commit()
         echo(f"  {customers} customers and {couriers} couriers ({time.monotonic() - started:.1f}s)")
