@@ -25,6 +25,12 @@ def from_env():
         # Reverse proxies in front of the app whose X-Forwarded-For / -Proto to trust (0: none)
         "TRUSTED_PROXIES": int(env("TRUSTED_PROXIES", "0")),
         "DB_POOL_SIZE": int(env("DB_POOL_SIZE", "10")),
+        # Read replica for public tracking, analytics and the CSV export (empty host: every read on the primary);
+        # it is skipped while it lags more than REPLICA_MAX_LAG_SECONDS, checked every REPLICA_CHECK_SECONDS
+        "MYSQL_REPLICA_HOST": env("MYSQL_REPLICA_HOST", ""),
+        "MYSQL_REPLICA_PORT": int(env("MYSQL_REPLICA_PORT", "3306")),
+        "REPLICA_MAX_LAG_SECONDS": float(env("REPLICA_MAX_LAG_SECONDS", "5")),
+        "REPLICA_CHECK_SECONDS": float(env("REPLICA_CHECK_SECONDS", "1")),
         "JWT_SECRET_KEY": env("JWT_SECRET_KEY", ""),
         "HOST": env("HOST", "127.0.0.1"),
         "PORT": int(env("PORT", "5000")),
