@@ -44,7 +44,10 @@ defaults
     log global
     log-format "{HAPROXY_LOG_FORMAT}"
     option forwardfor
-    option http-keep-alive
+    # Clients keep their connections; each request opens its own connection to a node (cheap on a LAN),
+    # so a request sent after a node died meets a refused connection and goes to another node, instead of
+    # being written into a dead kept-alive connection and failing.
+    option http-server-close
     timeout connect 2s
     timeout client 60s
     # longer than SSE_HEARTBEAT_SECONDS, so an idle live stream is not cut
