@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app1
 
 .PHONY: run serve bench test lint format venv env db check-db clean fuzz postman chromium screenshots \
-	cluster cluster-stop haproxy
+	cluster cluster-stop haproxy bench-cluster
 
 run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data, and a notification worker
 	$(FLASK) init-db
@@ -23,6 +23,9 @@ cluster: venv env check-db haproxy  ## HAProxy on :8080 in front of two gunicorn
 
 cluster-stop:  ## Stop what `make cluster` started
 	@$(or $(wildcard $(BIN)/python),$(PYTHON)) -m courier.cluster stop
+
+bench-cluster: venv env check-db haproxy  ## wrk: one node against two behind HAProxy, in one run; writes bench/CLUSTER.md
+	$(BIN)/python bench/cluster.py
 
 # HAProxy comes from Debian; the cluster and its tests need it.
 haproxy:  ## Install Debian's haproxy if it is missing (needs root)

@@ -69,7 +69,10 @@ backend nodes
     balance leastconn
     option httpchk GET /readyz
     http-check expect status 200
-    default-server inter {check_every} fall 2 rise 1
+    # A node that does not answer /readyz 3 times in a row is taken out (a refused connection shows at once);
+    # a slow answer under load (up to 5 s) still counts as up, so a busy node is not dropped.
+    timeout check 5s
+    default-server inter {check_every} fall 3 rise 1
     http-response set-header X-Served-By %[srv_name]
 {servers}
 """

@@ -20,6 +20,7 @@ import uuid
 from collections import Counter
 
 import pytest
+import redis
 import requests
 from conftest import TEST_DB, _config
 from live_servers import free_port
@@ -41,6 +42,10 @@ def sink():
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, sink):
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as err:
+        pytest.fail(f"the cluster tests need Redis at {REDIS_URL} (TEST_REDIS_URL): {err}")
     config = _config()
     env = {
         "MYSQL_DB": TEST_DB,
