@@ -14,8 +14,6 @@ limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 def init_app(app):
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    # Every counter of this deployment under one namespace, so deployments can share a Redis.
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config.get("LOGIN_LIMIT_KEY_PREFIX") or "courier")
     # If Redis goes away, count in this process's memory (and log it) rather than fail every request;
     # a dead Redis host costs a second, not a hung request.
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)

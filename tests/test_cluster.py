@@ -321,7 +321,7 @@ def test_rate_limits_and_lockouts_hold_across_nodes(live_cluster, auth):
         assert response.status_code == 429 and response.headers["Retry-After"]
 
     # Public tracking (TRACK_RATE_LIMIT 5/minute per client): one client's requests to both nodes count once.
-    client = {"X-Forwarded-For": f"198.51.100.{uuid.uuid4().int % 250 + 1}"}
+    client = {"X-Forwarded-For": f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"}  # this run's own
     statuses = [
         requests.get(node(i) + "/track/NO-SUCH-NUMBER", headers=client, timeout=10).status_code
         for i in range(7)
