@@ -19,10 +19,10 @@ serve: venv env check-db  ## Production-style: gunicorn with gevent workers (see
 
 cluster: venv env check-db haproxy  ## HAProxy on :8080 in front of two gunicorn nodes and two workers (one MySQL, one Redis)
 	$(FLASK) init-db
-	$(BIN)/python -m courier.cluster start
+	$(BIN)/python -m tools.cluster start
 
 cluster-stop:  ## Stop what `make cluster` started
-	@$(or $(wildcard $(BIN)/python),$(PYTHON)) -m courier.cluster stop
+	@$(or $(wildcard $(BIN)/python),$(PYTHON)) -m tools.cluster stop
 
 bench-cluster: venv env check-db haproxy  ## wrk: one node against two behind HAProxy, in one run; writes bench/CLUSTER.md
 	$(BIN)/python bench/cluster.py
@@ -56,10 +56,10 @@ screenshots: venv check-db chromium  ## Run the browser tests and refresh the RE
 	UPDATE_DOC_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
 fuzz: venv check-db  ## schemathesis against the live /openapi.json as each role, on a throwaway database
-	$(BIN)/python -m courier.fuzz
+	$(BIN)/python -m tools.fuzz
 
 postman: venv  ## Regenerate docs/postman_collection.json from the OpenAPI document
-	$(BIN)/python -m courier.postman docs/postman_collection.json
+	$(BIN)/python -m tools.postman docs/postman_collection.json
 
 lint: venv
 	$(BIN)/ruff check .

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import run  # noqa: E402  (bench/run.py: dataset, fixtures, wrk scripts)
 
-from courier.cluster import Cluster, check_redis, free_port  # noqa: E402
+from tools.cluster import Cluster, check_redis, free_port  # noqa: E402
 
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 NAMES = ("healthz", "track-order", "track (public)", "update-location")

@@ -1,6 +1,6 @@
 """Two nodes behind a real HAProxy, two workers, one MySQL, one Redis: a node dies under load.
 
-The cluster is courier.cluster (what `make cluster` runs) on free loopback ports and the test database.
+The cluster is tools.cluster (what `make cluster` runs) on free loopback ports and the test database.
 Load is bounded by request counts (not time): writers place orders (each with a marker in its description),
 readers GET, a courier reports positions (each one an event on a watched order), and two live streams watch
 that order. One node is SIGKILLed in the middle. Then:
@@ -26,7 +26,7 @@ from conftest import TEST_DB, _config
 from live_servers import free_port
 from smtp_sink import smtp_server, wait_for
 
-from courier.cluster import Cluster
+from tools.cluster import Cluster
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
 WRITERS, READERS = 4, 4

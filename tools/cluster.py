@@ -13,7 +13,7 @@ other node when a node dies under them (`retry-on` + `option redispatch`), and n
 reached a node (it may have committed there; place-order takes an Idempotency-Key for client retries).
 
 The processes are started in their own sessions; their ids, the HAProxy configuration and the logs are kept in
-the run directory (.cluster/ by default), which `python -m courier.cluster stop` reads.
+the run directory (.cluster/ by default), which `python -m tools.cluster stop` reads.
 """
 
 import argparse
@@ -294,7 +294,7 @@ def check_redis(url):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m courier.cluster", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.cluster", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("start", "stop", "status"))
     parser.add_argument("--run-dir", default=str(ROOT / ".cluster"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("CLUSTER_PORT") or 8080))
