@@ -6,7 +6,7 @@ run inside `with replica.reads():` (or under `@replica.reads()`), which points t
 change. Writes, and reads that must see the caller's own writes, never enter the block and stay on the primary.
 
 The replica is used only while it is healthy: every REPLICA_CHECK_SECONDS at most, each process asks it
-SHOW SLAVE STATUS. When it is down, not replicating, or more than REPLICA_MAX_LAG_SECONDS behind, the block
+SHOW REPLICA STATUS. When it is down, not replicating, or more than REPLICA_MAX_LAG_SECONDS behind, the block
 reads from the primary and the log says so (once per check, and once when the replica is back).
 """
 
@@ -57,15 +57,24 @@ def _pool(app):
 
 
 def replica_lag(conn):
-    """Seconds the replica is behind its primary, or None when it is not replicating (a thread stopped)."""
+    """Seconds the replica is behind its primary, or None when it is not replicating (a thread stopped).
+
+    SHOW REPLICA STATUS is MariaDB 10.5+ (Slave_* columns) and MySQL 8.0.22+ (Replica_* / *_Source columns);
+    older servers only know SHOW SLAVE STATUS.
+    """
     with conn.cursor() as cur:
-        cur.execute("SHOW SLAVE STATUS")
+        try:
+            cur.execute("SHOW REPLICA STATUS")
+        except pymysql.err.ProgrammingError:
+            cur.execute("SHOW SLAVE STATUS")
         status = cur.fetchone()
     if not status:
         return None
-    if status.get("Slave_IO_Running") != "Yes" or status.get("Slave_SQL_Running") != "Yes":
+    io = status.get("Slave_IO_Running", status.get("Replica_IO_Running"))
+    sql = status.get("Slave_SQL_Running", status.get("Replica_SQL_Running"))
+    if io != "Yes" or sql != "Yes":
         return None
-    lag = status.get("Seconds_Behind_Master")
+    lag = status.get("Seconds_Behind_Master", status.get("Seconds_Behind_Source"))
     return None if lag is None else int(lag)
 
 
