@@ -275,8 +275,10 @@ class OrderActions:
 
 def delivery_code(app, order_id):
     """An order's proof-of-delivery code (what its QR code encodes), for tests that set Delivered."""
-    with app.app_context():
-        return proof.code_for_order(order_id)
+    with shared_connection().cursor() as cur:
+        cur.execute("SELECT tracking_number FROM orders WHERE order_id = %s", (order_id,))
+        row = cur.fetchone()
+    return row and proof.delivery_code(row["tracking_number"], app.config)
 
 
 @pytest.fixture
