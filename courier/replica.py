@@ -19,7 +19,7 @@ import pymysql
 from dbutils.pooled_db import PooledDB
 from flask import current_app, g
 
-from .db import connect_args
+from .db import connect_args, in_transaction
 
 log = logging.getLogger("courier.replica")
 _lock = threading.Lock()
@@ -120,7 +120,8 @@ def _healthy(app, pool, clock):
 def reads(clock=time.monotonic):
     """Inside the block, the request's queries read from the replica when it is configured and healthy."""
     app = current_app._get_current_object()
-    if not configured(app.config) or g.get("on_replica"):
+    # Inside a transaction on the primary, reads stay there: they must see what it wrote.
+    if not configured(app.config) or g.get("on_replica") or in_transaction():
         yield
         return
     pool = _pool(app)
