@@ -98,6 +98,11 @@ RESPONSE_SCHEMAS = {
         delivery_longitude=NUMBER,
         window_start=NULLABLE_TIME,
         window_end=NULLABLE_TIME,
+        allowed_next={
+            "type": "array",
+            "items": {"enum": vocabulary.STATUSES},
+            "description": "The statuses you may move this order to now (in lifecycle order)",
+        },
     ),
     "OrderPage": page_of("orders", "Order"),
     "OrderResult": shape(["message", "order"], message=STR, order=ref("Order")),
