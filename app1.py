@@ -21,6 +21,7 @@ from courier import (
     notifications,
     openapi,
     orders,
+    positions,
     proof,
     requestlog,
     schemas,
@@ -59,6 +60,8 @@ def create_app(test_config=None):
     auth.init_app(app)
     limits.init_app(app)
     worker.init_app(app)
+    positions.init_app(app)
+    live.init_app(app)
     app.register_blueprint(api)
     return app
 
@@ -461,8 +464,8 @@ def customer_track_order(order_id):
 def customer_track_order_events(order_id):
     """The customer's order live, as Server-Sent Events, full detail; ends when the order is final."""
     caller = require_role(CUSTOMER)
-    order, _ = tracking.customer_order(order_id, caller.id)
-    return live.stream(order, public=False, max_seconds=live.token_seconds_left())
+    order, courier = tracking.customer_order(order_id, caller.id)
+    return live.stream(order, False, courier, live.token_seconds_left(), caller.session_id)
 
 
 @api.post("/customer/cancel-order/<int:order_id>")
@@ -582,10 +585,14 @@ def delivery_confirm_delivery():
 
 @api.patch("/delivery/update-location")
 def delivery_update_location():
-    """The courier reports a position and/or location text, for one or all of their active orders."""
+    """The courier reports a position (no timeline event) and/or a location text (an event of their
+    active orders, or of order_id)."""
     caller = require_role(COURIER)
     body = json_body(schemas.UPDATE_LOCATION)
     lat, lng, location = body.get("latitude"), body.get("longitude"), clean(body.get("location"))
+    recorded_at = body.get("recorded_at")
+    if recorded_at is not None:
+        recorded_at = positions.parse_time(recorded_at, "recorded_at")
     if (lat is None) != (lng is None):
         missing = "longitude" if lng is None else "latitude"
         problem = {missing: "required with the other coordinate"}
@@ -597,9 +604,24 @@ def delivery_update_location():
         }
         raise bad_request("Missing required fields", "missing_fields", problem)
     with db.transaction():
-        ids = tracking.update_location(caller, lat, lng, location, body.get("order_id"))
+        ids, latest = positions.record_ping(caller, lat, lng, location, body.get("order_id"), recorded_at)
     position = {"latitude": lat, "longitude": lng, "location": location}
-    return {"message": "Location updated successfully", "order_ids": ids, "position": position}
+    return {
+        "message": "Location updated successfully",
+        "order_ids": ids,
+        "position": position,
+        "latest": latest,
+    }
+
+
+@api.post("/delivery/locations")
+def delivery_locations():
+    """The courier sends up to 500 buffered points at once (e.g. after a dead zone), each with recorded_at."""
+    caller = require_role(COURIER)
+    body = json_body(schemas.LOCATION_BATCH)
+    with db.transaction():
+        result = positions.record_batch(caller, body["points"])
+    return {"message": "Locations recorded", **result}
 
 
 @api.get("/delivery/history")
@@ -627,8 +649,8 @@ def track(tracking_number):
 @limiter.limit(tracking.track_rate_limit)
 def track_events(tracking_number):
     """The public view live, as Server-Sent Events; ends when the order is final."""
-    order, _ = tracking.public_order(tracking_number)
-    return live.stream(order, public=True)
+    order, courier = tracking.public_order(tracking_number)
+    return live.stream(order, True, courier)
 
 
 if __name__ == "__main__":

@@ -36,11 +36,18 @@ def from_env():
         "LOGIN_LIMIT_PER_ACCOUNT": env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes"),
         "LOGIN_LIMIT_PER_IP": env("LOGIN_LIMIT_PER_IP", "50 per 15 minutes"),
         "LOGIN_LIMIT_KEY_PREFIX": env("LOGIN_LIMIT_KEY_PREFIX", "courier"),
-        # Public tracking (GET /track/...) per client; live streams (SSE) poll, beat and end on these
+        # Public tracking (GET /track/...) per client; live streams (SSE): how often each process's one
+        # reader looks for new events, positions and revoked sessions, heartbeats, and the longest stream
         "TRACK_RATE_LIMIT": env("TRACK_RATE_LIMIT", "60/minute"),
         "SSE_POLL_SECONDS": float(env("SSE_POLL_SECONDS", "1")),
         "SSE_HEARTBEAT_SECONDS": float(env("SSE_HEARTBEAT_SECONDS", "15")),
         "SSE_MAX_SECONDS": float(env("SSE_MAX_SECONDS", "3600")),
+        # Open live streams one API process serves at most; beyond it: 503 with Retry-After
+        "SSE_MAX_STREAMS": int(env("SSE_MAX_STREAMS", "5000")),
+        # Courier trail: days of points kept (flask purge-positions, daily in the worker), and the fastest
+        # plausible move between two points (a faster jump is rejected as a GPS error)
+        "POSITION_RETENTION_DAYS": int(env("POSITION_RETENTION_DAYS", "30")),
+        "POSITION_MAX_SPEED_KMH": float(env("POSITION_MAX_SPEED_KMH", "250")),
         "BCRYPT_LOG_ROUNDS": int(env("BCRYPT_LOG_ROUNDS", "12")),
         # Links in emails and SMS point here (the public tracking page is PUBLIC_BASE_URL/t/<tracking number>)
         "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),

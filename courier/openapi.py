@@ -196,6 +196,15 @@ RESPONSE_SCHEMAS = {
         message=STR,
         order_ids={"type": "array", "items": ID},
         position=shape(["latitude", "longitude", "location"], latitude=NUMBER, longitude=NUMBER),
+        latest={"type": "boolean", "description": "whether this point is now the courier's latest position"},
+    ),
+    "LocationBatchResult": shape(
+        ["message", "received", "stored", "duplicates", "latest_recorded_at"],
+        message=STR,
+        received={"type": "integer", "minimum": 1},
+        stored={"type": "integer", "minimum": 0},
+        duplicates={"type": "integer", "minimum": 0},
+        latest_recorded_at=NULLABLE_TIME,
     ),
 }
 
@@ -625,7 +634,11 @@ ROUTES = [
       "Set Delivered with the code scanned from the customer's QR code", body="CONFIRM_DELIVERY",
       errors=(404, 409, 422)),
     R("patch", "/delivery/update-location", COURIER_TAG, (COURIER,), (200, "LocationResult"),
-      "Report your position for one or all of your active orders", body="UPDATE_LOCATION", errors=(404, 409)),
+      "Report your position (no timeline event) or a typed location (an event of your active orders)",
+      body="UPDATE_LOCATION", errors=(404, 409)),
+    R("post", "/delivery/locations", COURIER_TAG, (COURIER,), (200, "LocationBatchResult"),
+      "Send up to 500 buffered points (recorded_at each); duplicates skipped, bad points answer 400",
+      body="LOCATION_BATCH"),
     R("get", "/delivery/history", COURIER_TAG, (COURIER,), (200, "OrderPage"),
       "Your finished orders, newest first", params=list_params(["-closed_at"], "-closed_at")),
     R("get", "/track/{tracking_number}", TRACK, PUBLIC, (200, "PublicTracking"),

@@ -154,7 +154,7 @@ def test_live_stream_follows_changes_made_while_reading(app, client, world, orde
         other = app.test_client()
         steps = [
             ("status", {"order_id": oid, "status": "Picked Up"}),
-            ("location", {"order_id": oid, "latitude": 48.858844, "longitude": 2.294351}),
+            ("location", {"order_id": oid, "latitude": 48.853209, "longitude": 2.348600}),
             ("status", {"order_id": oid, "status": "Out for Delivery"}),
             ("location", {"order_id": oid, "latitude": 48.853409, "longitude": 2.348800, "location": "Quai"}),
             ("status", {"order_id": oid, "status": "Delivered", "code": orders.code(oid)}),
@@ -177,28 +177,35 @@ def test_live_stream_follows_changes_made_while_reading(app, client, world, orde
     assert reader.ended and public["ended"]
     assert blocks[-1]["data"]["status"] == "Delivered"
     assert public["blocks"][-1]["data"]["status"] == "Delivered"
-    events = events_of(blocks)
+    # A coordinates-only ping is no timeline event; a typed location is. Positions come as `position`
+    # events (no id), only while Out for Delivery: exact for the owner, rounded for the public.
+    events = [b for b in events_of(blocks) if b["event"] != "position"]
     assert [(b["event"], b["data"]["status"]) for b in events] == [
         ("created", "Pending"),
         ("assignment", "Assigned"),
         ("status", "Picked Up"),
-        ("location", "Picked Up"),
         ("status", "Out for Delivery"),
         ("location", "Out for Delivery"),
         ("status", "Delivered"),
     ]
     ids = [int(b["id"]) for b in events]
     assert ids == sorted(set(ids))
-    # A position only while Out for Delivery: exact for the owner, rounded for the public.
-    assert "position" not in events[3]["data"]
-    assert events[5]["data"]["position"] == {"latitude": 48.853409, "longitude": 2.3488}
-    assert events[5]["data"]["location"] == "Quai"
-    public_events = events_of(public_blocks)
+    assert events[4]["data"]["position"] == {"latitude": 48.853409, "longitude": 2.3488}
+    assert events[4]["data"]["location"] == "Quai"
+    positions = [b for b in events_of(blocks) if b["event"] == "position"]
+    assert positions and all("id" not in b for b in positions)
+    assert positions[-1]["data"]["position"]["latitude"] == 48.853409
+    assert positions[-1]["data"]["position"]["location"] == "Quai"
+    assert all(b["data"]["position"]["latitude"] != 48.853209 for b in positions)  # taken before OFD
+    public_all = events_of(public_blocks)
+    public_events = [b for b in public_all if b["event"] != "position"]
     assert [int(b["id"]) for b in public_events] == ids
-    assert "position" not in public_events[3]["data"]
-    assert public_events[5]["data"]["position"] == {"latitude": 48.853, "longitude": 2.349}
-    assert "48.853409" not in public["text"] and "48.858844" not in public["text"]
-    assert world.dave.name not in public["text"]
+    assert public_events[4]["data"]["position"] == {"latitude": 48.853, "longitude": 2.349}
+    public_positions = [b["data"]["position"] for b in public_all if b["event"] == "position"]
+    assert public_positions and set(public_positions[-1]) == {"latitude", "longitude", "at"}
+    assert public_positions[-1]["latitude"] == 48.853
+    assert "48.853409" not in public["text"] and "48.853209" not in public["text"]
+    assert world.dave.name not in public["text"] and "Quai" not in str(public_positions)
 
 
 def test_heartbeat_comments_while_nothing_happens(app, client, world, orders):
