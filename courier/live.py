@@ -135,6 +135,7 @@ def _events(hub, sub, courier, public, after, settings):
             if first:
                 yield first
         last_position = courier["position_at"] if courier else None
+        out_since = None
         while True:
             now = time.monotonic()
             if now - started >= lifetime:
@@ -151,9 +152,9 @@ def _events(hub, sub, courier, public, after, settings):
                 yield ": session ended, log in again\n\n"
                 return
             if kind == "position":
-                if status != OUT_FOR_DELIVERY or (
-                    last_position is not None and row["recorded_at"] < last_position
-                ):
+                # Only while Out for Delivery, never a point taken before (nor older than the last sent).
+                floor = max(filter(None, (last_position, out_since)), default=None)
+                if status != OUT_FOR_DELIVERY or (floor is not None and row["recorded_at"] < floor):
                     continue
                 last_position = row["recorded_at"]
                 message = _position_message({**row, "at": row["recorded_at"]}, public, dumps)
@@ -163,6 +164,8 @@ def _events(hub, sub, courier, public, after, settings):
                 continue
             if row["event_id"] <= after:
                 continue
+            if row["status"] == OUT_FOR_DELIVERY and status != OUT_FOR_DELIVERY:
+                out_since = row["created_at"]
             status = row["status"]
             after = row["event_id"]
             yield _message(row, public, status, dumps)
