@@ -43,7 +43,9 @@ LARGE = int(os.environ.get("BENCH_LARGE") or 1_000_000)
 DURATION = int(os.environ.get("BENCH_DURATION") or 5)
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS") or 32)
 SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS") or 300)
-WATCHERS = int(os.environ.get("BENCH_WATCHERS") or 500)
+WATCHERS = int(os.environ.get("BENCH_WATCHERS") or 5000)
+# Databases are named <prefix>_1k and <prefix>_<orders>: a prefix of your own keeps runs on a shared MySQL apart.
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX") or "courier_bench"
 THREADS = 2
 READS = ["track-order", "track (public)", "admin orders p1", "admin orders deep", "assigned-orders"]
 WRITES = ["update-location", "place-order"]
@@ -71,7 +73,7 @@ def db_config(name):
 
 def dataset(orders):
     """A database holding `orders` generated orders, made once and reused."""
-    name = "courier_bench_1k" if orders == SMALL else f"courier_bench_{orders}"
+    name = f"{DB_PREFIX}_1k" if orders == SMALL else f"{DB_PREFIX}_{orders}"
     config = db_config(name)
     conn = pymysql.connect(**connect_args(config, database=False))
     with conn.cursor() as cur:
