@@ -48,6 +48,9 @@ def from_env():
         # plausible move between two points (a faster jump is rejected as a GPS error)
         "POSITION_RETENTION_DAYS": int(env("POSITION_RETENTION_DAYS", "30")),
         "POSITION_MAX_SPEED_KMH": float(env("POSITION_MAX_SPEED_KMH", "250")),
+        # Seconds a login session found live is trusted without asking MySQL again (0: ask every time);
+        # a revocation ends it at once in this process, within SSE_POLL_SECONDS in every other
+        "SESSION_CACHE_SECONDS": float(env("SESSION_CACHE_SECONDS", "5")),
         "BCRYPT_LOG_ROUNDS": int(env("BCRYPT_LOG_ROUNDS", "12")),
         # Links in emails and SMS point here (the public tracking page is PUBLIC_BASE_URL/t/<tracking number>)
         "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),

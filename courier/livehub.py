@@ -7,7 +7,12 @@ stream is open. Every SSE_POLL_SECONDS it reads, on a connection of its own:
   handing each to the streams that watch that order;
 - the courier trail points added since its last read, handing each courier's latest to the streams of
   the orders that courier carries (a stream shows it only while its order is Out for Delivery);
-- the login sessions revoked in the last REVOKED_LOOKBACK seconds, ending the streams opened with them.
+- the login sessions revoked in the last REVOKED_LOOKBACK seconds, ending the streams opened with them
+  and dropping them from the session check cache.
+
+The same reader keeps courier.auth's session check cheap: a session found live in MySQL is trusted for
+SESSION_CACHE_SECONDS without asking again, unless a revocation is seen (a revocation made in this process
+drops it at once; one made in another process within SSE_POLL_SECONDS).
 
 So the database sees at most three small indexed queries per process and poll, however many streams are
 open. Auto-increment ids can commit out of order (transaction A takes id 10, B takes 11 and commits
@@ -64,6 +69,7 @@ class Hub:
         self.lock = threading.Lock()
         self.wake = threading.Condition(self.lock)
         self.orders, self.couriers, self.sessions = {}, {}, {}
+        self.valid = {}  # session id -> (role, user id, monotonic time the check expires): see check_session
         self.open = 0  # streams admitted (counted against SSE_MAX_STREAMS)
         self.thread = None
         self.conn = None
@@ -103,10 +109,7 @@ class Hub:
                 self.couriers.setdefault(courier_id, set()).add(sub)
             if session_id is not None:
                 self.sessions.setdefault(session_id, set()).add(sub)
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._run, name="live-hub", daemon=True)
-                self.thread.start()
-            self.wake.notify_all()
+            self._ensure_thread()
         return sub
 
     def unsubscribe(self, sub):
@@ -122,6 +125,36 @@ class Hub:
             subs.discard(sub)
             if not subs:
                 del index[key]
+
+    # -- the session check cache ------------------------------------------------------------------------
+
+    def session_known_valid(self, session_id, role, user_id):
+        """Whether this session was found live in MySQL less than SESSION_CACHE_SECONDS ago and no
+        revocation has been seen since (this process's own at once, any other process's within a poll)."""
+        entry = self.valid.get(session_id)
+        return entry is not None and entry[:2] == (role, user_id) and entry[2] > time.monotonic()
+
+    def remember_session(self, session_id, role, user_id):
+        ttl = float(self.config.get("SESSION_CACHE_SECONDS") or 0)
+        if ttl <= 0:
+            return
+        with self.lock:
+            self.valid[session_id] = (role, user_id, time.monotonic() + ttl)
+            self._ensure_thread()
+
+    def forget_sessions(self, role, user_id, session_ids=None):
+        """Drop cached checks of an account's sessions (all, or `session_ids`) as they are revoked here."""
+        with self.lock:
+            for sid, (r, uid, _) in list(self.valid.items()):
+                if r == role and uid == user_id and (session_ids is None or sid in session_ids):
+                    del self.valid[sid]
+
+    def _ensure_thread(self):
+        """Caller holds the lock."""
+        if self.thread is None or not self.thread.is_alive():
+            self.thread = threading.Thread(target=self._run, name="live-hub", daemon=True)
+            self.thread.start()
+        self.wake.notify_all()
 
     def _move_courier(self, sub, courier_id):
         """Caller holds the lock: the order's courier changed (an assignment)."""
@@ -171,15 +204,21 @@ class Hub:
         failures = 0
         while True:
             with self.lock:
-                while not self.orders:
-                    # Nobody watches: stop reading, and start afresh with the next stream.
+                now = time.monotonic()
+                for sid, entry in list(self.valid.items()):
+                    if entry[2] <= now:
+                        del self.valid[sid]
+                if not self.orders and self.floor is not None:
+                    self._reset_cursor()  # no stream: the next one starts afresh
+                while not self.orders and not self.valid:
+                    # Nothing to watch: stop reading until a stream opens or a session is cached.
                     self._reset_cursor()
                     self._drop_connection()
                     if not self.wake.wait(timeout=60):
-                        if not self.orders:
+                        if not self.orders and not self.valid:
                             self.thread = None
                             return
-                if self.floor is None:
+                if self.orders and self.floor is None:
                     try:
                         self._start_cursor()
                     except pymysql.err.Error as err:
@@ -198,16 +237,16 @@ class Hub:
             time.sleep(max(0.0, pause - (time.monotonic() - started)))
 
     def poll_once(self):
-        """One round: events, positions, revocations."""
-        if self.floor is None:
-            return
-        self._read_events()
+        """One round: events, positions, revocations (each only when someone needs it)."""
         with self.lock:
-            watched_couriers = bool(self.couriers)
-            watched_sessions = bool(self.sessions)
-        if watched_couriers:
+            events = bool(self.orders) and self.floor is not None
+            positions = bool(self.couriers) and self.position_floor is not None
+            revocations = bool(self.sessions or self.valid)
+        if events:
+            self._read_events()
+        if positions:
             self._read_positions()
-        if watched_sessions:
+        if revocations:
             self._read_revocations()
 
     def _read_events(self):
@@ -285,6 +324,7 @@ class Hub:
         )
         with self.lock:
             for row in rows:
+                self.valid.pop(row["session_id"], None)
                 for sub in list(self.sessions.get(row["session_id"], ())):
                     sub.inbox.put(("revoked", None))
 
