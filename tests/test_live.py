@@ -596,3 +596,26 @@ def test_reader_delivers_an_event_committed_after_a_newer_one(app, world, orders
         assert kind == "event" and row["event_id"] == late_id and row["note"] == "late"
     finally:
         hub.unsubscribe(sub)
+
+
+def test_session_revoked_elsewhere_stops_the_token_after_one_read(app, client, world, sql):
+    """A session check is cached; a revocation made by another process (here: straight in MySQL) ends
+    it as soon as the process's reader has looked."""
+    app.config.update(SSE_POLL_SECONDS=30, SESSION_CACHE_SECONDS=60)
+    hub = livehub.hub(app)
+    assert client.get("/customer/orders", headers=world.alice.headers).status_code == 200
+    sql(
+        "UPDATE auth_sessions SET revoked_at = UTC_TIMESTAMP(6) WHERE user_type = 'customer' AND user_id = %s",
+        (world.alice.id,),
+    )
+    hub.poll_once()
+    response = client.get("/customer/orders", headers=world.alice.headers)
+    assert response.status_code == 401 and response.get_json()["code"] == "token_revoked"
+    # Without the cache, every request asks MySQL.
+    app.config.update(SESSION_CACHE_SECONDS=0)
+    assert client.get("/customer/orders", headers=world.bob.headers).status_code == 200
+    sql(
+        "UPDATE auth_sessions SET revoked_at = UTC_TIMESTAMP(6) WHERE user_type = 'customer' AND user_id = %s",
+        (world.bob.id,),
+    )
+    assert client.get("/customer/orders", headers=world.bob.headers).status_code == 401
