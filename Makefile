@@ -36,10 +36,10 @@ screenshots: venv check-db chromium  ## Run the browser tests and refresh the RE
 	UPDATE_DOC_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
 fuzz: venv check-db  ## schemathesis against the live /openapi.json as each role, on a throwaway database
-	$(BIN)/python -m courier.fuzz
+	$(BIN)/python -m tools.fuzz
 
 postman: venv  ## Regenerate docs/postman_collection.json from the OpenAPI document
-	$(BIN)/python -m courier.postman docs/postman_collection.json
+	$(BIN)/python -m tools.postman docs/postman_collection.json
 
 lint: venv
 	$(BIN)/ruff check .

@@ -27,8 +27,8 @@ from flask_jwt_extended import get_jwt
 
 from . import db, livehub
 from .errors import bad_request, error_response
-from .lifecycle import FINAL
 from .tracking import OUT_FOR_DELIVERY, TIMELINE_COLUMNS, live_event_json, rounded
+from .vocabulary import FINAL
 
 log = logging.getLogger(__name__)
 
