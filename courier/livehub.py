@@ -73,6 +73,9 @@ class Hub:
         self.open = 0  # streams admitted (counted against SSE_MAX_STREAMS)
         self.thread = None
         self.conn = None
+        # The reader's connection is used by the reader and, to fix its starting point, by a stream's
+        # subscribe(): one at a time. Lock order: self.lock, then conn_lock (never the other way).
+        self.conn_lock = threading.RLock()
         self.queries = 0  # database queries the reader ran (the benchmark reports them)
         self._reset_cursor()
 
@@ -166,24 +169,26 @@ class Hub:
     # -- the reader -------------------------------------------------------------------------------------
 
     def _query(self, sql, args=()):
-        if self.conn is None:
-            self.conn = pymysql.connect(**db.connect_args(self.config))
-        self.queries += 1
-        try:
-            with self.conn.cursor() as cur:
-                cur.execute(sql, args)
-                return list(cur.fetchall())
-        except pymysql.err.Error:
-            self._drop_connection()
-            raise
+        with self.conn_lock:
+            if self.conn is None:
+                self.conn = pymysql.connect(**db.connect_args(self.config))
+            self.queries += 1
+            try:
+                with self.conn.cursor() as cur:
+                    cur.execute(sql, args)
+                    return list(cur.fetchall())
+            except pymysql.err.Error:
+                self._drop_connection()
+                raise
 
     def _drop_connection(self):
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except pymysql.err.Error:
-                pass
+        with self.conn_lock:
+            conn, self.conn = self.conn, None
+            if conn is not None:
+                try:
+                    conn.close()
+                except pymysql.err.Error:
+                    pass
 
     def _start_cursor(self):
         """Caller holds the lock. Start after the newest event; ids just below it that are not committed
