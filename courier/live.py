@@ -83,6 +83,16 @@ def _message(row, public, status, dumps):
     return f"id: {row['event_id']}\nevent: {row['type']}\ndata: {data}\n\n"
 
 
+def _shared_message(row, public, dumps):
+    """The message of an event the reader handed over: the same row goes to every stream watching its order,
+    so it is encoded once per view (owner, public), not once per stream."""
+    key = "_public_message" if public else "_owner_message"
+    message = row.get(key)
+    if message is None:
+        message = row[key] = _message(row, public, row["status"], dumps)
+    return message
+
+
 def _position_message(row, public, dumps):
     """A courier position (no id: positions are a state, not part of the resumable timeline)."""
     if row is None or row.get("latitude") is None:
@@ -157,7 +167,10 @@ def _events(hub, sub, courier, public, after, settings):
                 if status != OUT_FOR_DELIVERY or (floor is not None and row["recorded_at"] < floor):
                     continue
                 last_position = row["recorded_at"]
-                message = _position_message({**row, "at": row["recorded_at"]}, public, dumps)
+                key = "_public_message" if public else "_owner_message"
+                message = row.get(key)
+                if message is None:  # one encoding per point and view, shared by the streams
+                    message = row[key] = _position_message({**row, "at": row["recorded_at"]}, public, dumps)
                 if message:
                     yield message
                     last_sent = time.monotonic()
@@ -168,7 +181,7 @@ def _events(hub, sub, courier, public, after, settings):
                 out_since = row["created_at"]
             status = row["status"]
             after = row["event_id"]
-            yield _message(row, public, status, dumps)
+            yield _shared_message(row, public, dumps)
             last_sent = time.monotonic()
             if status in FINAL:
                 return
