@@ -46,7 +46,7 @@ def init_pool(app):
         maxconnections=app.config["DB_POOL_SIZE"],
         blocking=True,
         # No ping when a connection is taken from the pool: it cost a round trip per request (as much as
-        # a query). A connection that died idle fails on its first statement instead (503, see errors.py).
+        # a query). A read on a connection that died idle is reconnected by DBUtils; a transaction pings first.
         ping=0,
         # Connections run in autocommit; only a transaction left open by begin() is rolled back on return.
         reset=False,
@@ -95,6 +95,11 @@ def transaction():
     An error marked keep_changes (errors.ApiError) commits what was done before it, then propagates.
     """
     db = get_db()
+    # Connections are not pinged when taken from the pool (see init_pool), and inside a transaction a dead
+    # one is not replaced: touch it first, outside the transaction, where DBUtils replaces a connection that
+    # died while idle (a round trip per write transaction only).
+    with db.cursor() as cur:
+        cur.execute("SELECT 1")
     db.begin()
     try:
         yield db
