@@ -21,7 +21,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .db import execute, query
+from .db import execute, query, transaction
 from .errors import bad_request, conflict, not_found
 from .lifecycle import actor_name
 
@@ -182,16 +182,17 @@ def _insert_trail(courier_id, points, location=None):
 
 
 def record_batch(caller, raw_points):
-    """Store a batch of points (call inside a transaction); returns a summary for the response."""
+    """Store a batch of points in one transaction; returns a summary for the response."""
     now = utcnow()
     points = parse_points(raw_points, now)
-    _lock_courier(caller.id)
-    fresh = _new_points(caller.id, points)
-    if fresh:
-        _check_jumps(caller.id, fresh)
-    _insert_trail(caller.id, fresh)
-    latest = fresh[-1] if fresh else None
-    moved = _set_latest(caller.id, latest) if latest else False
+    with transaction():
+        _lock_courier(caller.id)
+        fresh = _new_points(caller.id, points)
+        if fresh:
+            _check_jumps(caller.id, fresh)
+        _insert_trail(caller.id, fresh)
+        latest = fresh[-1] if fresh else None
+        moved = _set_latest(caller.id, latest) if latest else False
     return {
         "received": len(points),
         "stored": len(fresh),
@@ -237,7 +238,7 @@ def _location_events(caller, order_ids, location, latitude, longitude):
 
 
 def record_ping(caller, latitude, longitude, location, order_id=None, recorded_at=None):
-    """One ping (call inside a transaction). Coordinates go to the position stream only; a location text
+    """One ping, in one transaction. Coordinates go to the position stream only; a location text
     is also a timeline event of the courier's active orders (or of `order_id`). Returns the ids of the
     active orders the ping is about (read without locking them) and whether the point became the
     courier's latest position."""
@@ -247,24 +248,23 @@ def record_ping(caller, latitude, longitude, location, order_id=None, recorded_a
     elif recorded_at > now + FUTURE_TOLERANCE:
         problem = "is in the future"
         raise bad_request(f"recorded_at {problem}", "invalid_fields", {"recorded_at": problem})
-    order_ids = _active_orders(caller.id, order_id)
-    _lock_courier(caller.id)
-    point = {"index": 0, "latitude": latitude, "longitude": longitude, "recorded_at": recorded_at}
-    duplicate = latitude is not None and not _new_points(caller.id, [point])
-    if latitude is not None and not duplicate:
-        max_speed_ms = float(current_app.config["POSITION_MAX_SPEED_KMH"]) / 3.6
-        previous = _stored_before(caller.id, recorded_at)
-        if previous is not None and impossible(previous, point, max_speed_ms):
-            problem = (
-                f"is an impossible jump (faster than {current_app.config['POSITION_MAX_SPEED_KMH']:g} km/h)"
-            )
-            raise bad_request(f"latitude {problem}", "invalid_point", {"latitude": problem})
-    if not duplicate:
-        _insert_trail(caller.id, [point], location)
-    moved = _set_latest(caller.id, point, location) if not duplicate else False
-    if location is not None and order_ids:
-        _location_events(caller, order_ids, location, latitude, longitude)
-    return order_ids, moved
+    with transaction():
+        order_ids = _active_orders(caller.id, order_id)
+        _lock_courier(caller.id)
+        point = {"index": 0, "latitude": latitude, "longitude": longitude, "recorded_at": recorded_at}
+        duplicate = latitude is not None and not _new_points(caller.id, [point])
+        if latitude is not None and not duplicate:
+            max_speed_ms = float(current_app.config["POSITION_MAX_SPEED_KMH"]) / 3.6
+            previous = _stored_before(caller.id, recorded_at)
+            if previous is not None and impossible(previous, point, max_speed_ms):
+                problem = f"is an impossible jump (faster than {current_app.config['POSITION_MAX_SPEED_KMH']:g} km/h)"
+                raise bad_request(f"latitude {problem}", "invalid_point", {"latitude": problem})
+        if not duplicate:
+            _insert_trail(caller.id, [point], location)
+        moved = _set_latest(caller.id, point, location) if not duplicate else False
+        if location is not None and order_ids:
+            _location_events(caller, order_ids, location, latitude, longitude)
+        return order_ids, moved
 
 
 def purge(now=None, days=None, batch=PURGE_BATCH, pause=0.0):

@@ -199,4 +199,4 @@ def public_view(order, courier):
 
 def track_rate_limit():
     """The per-client limit of the public tracking endpoints (config TRACK_RATE_LIMIT)."""
-    return current_app.config.get("TRACK_RATE_LIMIT") or "60/minute"
+    return current_app.config["TRACK_RATE_LIMIT"]
