@@ -43,7 +43,7 @@ bench: venv env check-db  ## Load-test the production server with wrk on 1k and 
 test: venv-dev check-db chromium haproxy  ## Lint, then run the test suite (browser tests included) against a throwaway database
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadscope
 
 # The browser tests (tests/browser) drive Debian's Chromium with Playwright; never `playwright install`.
 chromium:  ## Install Debian's chromium for the browser tests if /usr/bin/chromium is missing (needs root)
