@@ -47,7 +47,7 @@ bench-dispatch: venv env  ## Dispatch quality and speed only: VROOM versus neare
 test: venv-dev check-db chromium haproxy  ## Lint, then run the test suite (browser tests included) against a throwaway database
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadscope
 
 # The browser tests (tests/browser) drive Debian's Chromium with Playwright; never `playwright install`.
 chromium:  ## Install Debian's chromium for the browser tests if /usr/bin/chromium is missing (needs root)

@@ -141,8 +141,8 @@ def latest_position(courier_id, since):
     """The courier's latest reported (latitude, longitude) at or after `since`, or None."""
     row = query(
         "SELECT latitude, longitude FROM courier_positions"
-        " WHERE delivery_person_id = %s AND created_at >= %s AND latitude IS NOT NULL"
-        " ORDER BY created_at DESC, position_id DESC LIMIT 1",
+        " WHERE delivery_person_id = %s AND recorded_at >= %s AND latitude IS NOT NULL"
+        " ORDER BY recorded_at DESC, position_id DESC LIMIT 1",
         (courier_id, since),
         one=True,
     )

@@ -98,8 +98,9 @@ def test_courier_route_from_latest_position_then_optimised(client, world, clock,
         orders.assign(world.admin, order["order_id"], world.dave)
     orders.move(world.dave, second["order_id"], "Picked Up")
     sql(
-        "INSERT INTO courier_positions (delivery_person_id, latitude, longitude, created_at) VALUES (%s, %s, %s, %s)",
-        (world.dave.id, 40.72, -74.0, T0),
+        "INSERT INTO courier_positions (delivery_person_id, latitude, longitude, created_at, recorded_at)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (world.dave.id, 40.72, -74.0, T0, T0),
     )
     route = client.get("/delivery/route", headers=world.dave.headers).get_json()["route"]
     assert route["start"] == {"latitude": 40.72, "longitude": -74.0, "source": "position", "at": START}
