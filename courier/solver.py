@@ -123,7 +123,8 @@ def solve(problem, config, durations=None, distances=None):
     solution = data.solve(
         exploration_level=exploration_level(len(problem.tasks), config),
         nb_threads=max(1, int(config["DISPATCH_THREADS"])),
-        timeout=timedelta(seconds=float(config["DISPATCH_MAX_SECONDS"])),
+        # Search for 90% of the budget: loading, the construction phase and reading the answer take the rest.
+        timeout=timedelta(seconds=0.9 * float(config["DISPATCH_MAX_SECONDS"])),
     )
     result["solver_ms"] = int((clock.monotonic() - started) * 1000)
     answer = solution.to_dict()
