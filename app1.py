@@ -125,6 +125,7 @@ ADMIN_ORDER_FILTERS = (
     ORDER_FILTERS[0],
     identifier("customer_id", "Only this customer's orders"),
     identifier("assigned_to", "Only orders assigned to this courier"),
+    choice("late_risk", ("true", "false"), "Only orders whose latest ETA is (true) or is not (false) late"),
     *ORDER_FILTERS[1:],
 )
 ORDER_PAGE = list_params({name: sort[2] for name, sort in orders.ORDER_SORTS.items()}, "-created_at")

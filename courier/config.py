@@ -105,6 +105,16 @@ SETTINGS = {
     "ROUTING_DETOUR_FACTOR": (1.3, float),
     "ROUTING_URL": ("", lambda text: text.rstrip("/")),
     "ROUTING_TIMEOUT_SECONDS": (10.0, float),
+    # ETAs: minutes the expected time must move before live streams send an `eta` event; deliveries whose
+    # errors make the window (the last ETA_HISTORY_SIZE, at least ETA_HISTORY_MIN, else the default margins
+    # in minutes before/after expected); the arrival radius (m); SLA for late risk without a window (h)
+    "ETA_NOTIFY_MINUTES": (5.0, float),
+    "ETA_HISTORY_SIZE": (500, int),
+    "ETA_HISTORY_MIN": (20, int),
+    "ETA_DEFAULT_EARLY_MINUTES": (10.0, float),
+    "ETA_DEFAULT_LATE_MINUTES": (15.0, float),
+    "ARRIVAL_RADIUS_M": (100.0, float),
+    "SLA_HOURS": (48.0, float),
     # A Nominatim-compatible geocoder for orders placed without coordinates (empty: they stay unroutable)
     "GEOCODER_URL": ("", lambda text: text.rstrip("/")),
     "GEOCODER_TIMEOUT_SECONDS": (10.0, float),

@@ -1,7 +1,7 @@
 """The order lifecycle: every change of an order's status, each one evented, under the order's row lock, in
 a transaction of its own (see courier/db.py). Who may make which move is vocabulary.TRANSITIONS."""
 
-from . import notifications, proof
+from . import eta, notifications, proof
 from .auth import ACCOUNTS
 from .db import execute, query, require_transaction, transaction
 from .errors import ApiError, bad_request, conflict, not_found
@@ -88,12 +88,15 @@ def set_status(order_id, status, location=None, assigned_to=None):
         " closed_at = IF(%s, UTC_TIMESTAMP(6), NULL) WHERE order_id = %s",
         (status, location, assigned_to, int(status == "Failed Attempt"), status in FINAL, order_id),
     )
+    eta.on_status(order_id, status)
 
 
 def assign(order_id, courier_id, reassign, actor):
     """Assign (or, with reassign, move) an order to a courier."""
     with transaction():
-        _assign(order_id, courier_id, reassign, actor)
+        before = _assign(order_id, courier_id, reassign, actor)
+    for courier in {before, courier_id} - {None}:
+        eta.recompute_quietly(courier)
 
 
 def _assign(order_id, courier_id, reassign, actor):
@@ -121,6 +124,7 @@ def _assign(order_id, courier_id, reassign, actor):
     set_status(order_id, "Assigned", assigned_to=courier_id)
     verb = "Reassigned" if order["status"] == "Assigned" else "Assigned"
     add_event(order_id, "assignment", "Assigned", actor, note=f"{verb} to {courier['name']}")
+    return order["assigned_to"]
 
 
 def cancel(order_id, actor, reason=None, customer_id=None):
@@ -150,6 +154,7 @@ def courier_update(order_id, courier_id, status, actor, note=None, location=None
         wrong_code = _courier_update(order_id, courier_id, status, actor, note, location, reason, code)
     if wrong_code is not None:
         raise wrong_code
+    eta.recompute_quietly(courier_id)  # a stop finished (or the route changed): the others move
 
 
 def _courier_update(order_id, courier_id, status, actor, note, location, reason, code):

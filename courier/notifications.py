@@ -74,6 +74,8 @@ def event_type_of(type_, status):
         return "order.assigned"
     if type_ == "locked":
         return "order.delivery_locked"
+    if type_ == "arrived":
+        return "order.arrived"
     if type_ == "status":
         return STATUS_EVENTS.get(status)
     return None

@@ -44,6 +44,20 @@ def page_of(key, item):
 
 
 # How a Delivered event was proven (proof of delivery); null on every other event.
+ETA = nullable(
+    shape(
+        ["expected", "earliest", "latest", "stops_before", "updated_at"],
+        expected=TIME,
+        earliest=TIME,
+        latest=TIME,
+        stops_before={"type": "integer", "minimum": 0},
+        updated_at=TIME,
+    )
+)
+ETA_REASON = {
+    "enum": ["no_coordinates", "no_position", "not_assigned", "final", "not_computed", None],
+    "description": "Why eta is null",
+}
 PROOF = {"enum": ["code", "admin_override", None], "description": "How a Delivered event was proven"}
 
 # Response bodies (request bodies come from courier/schemas.py).
@@ -98,6 +112,7 @@ RESPONSE_SCHEMAS = {
         delivery_longitude=NUMBER,
         window_start=NULLABLE_TIME,
         window_end=NULLABLE_TIME,
+        late_risk=BOOL,
         allowed_next={
             "type": "array",
             "items": {"enum": vocabulary.STATUSES},
@@ -132,6 +147,8 @@ RESPONSE_SCHEMAS = {
         courier=nullable(shape(["delivery_person_id", "name"], delivery_person_id=ID, name=NULLABLE_STR)),
         last_position=nullable(ref("Position")),
         trail={"type": "array", "items": ref("Position")},
+        eta=ETA,
+        eta_reason=ETA_REASON,
     ),
     "PublicTracking": shape(
         ["tracking_number", "status", "created_at", "updated_at", "last_location", "position", "events"],
@@ -142,6 +159,8 @@ RESPONSE_SCHEMAS = {
         last_location=NULLABLE_STR,
         position=nullable(shape(["latitude", "longitude"], latitude=NUMBER, longitude=NUMBER, at=TIME)),
         events={"type": "array", "items": ref("PublicEvent")},
+        eta=ETA,
+        eta_reason=ETA_REASON,
     ),
     "PublicEvent": shape(
         ["type", "status", "at", "location", "reason", "proof", "actor"],

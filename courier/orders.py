@@ -21,7 +21,7 @@ ORDER_COLUMNS = (
     "o.order_id, o.tracking_number, o.customer_id, o.assigned_to, o.status, o.location,"
     " o.pickup_address, o.delivery_address, o.recipient_name, o.recipient_phone, o.description,"
     " o.weight_kg, o.created_at, o.updated_at, o.closed_at, o.pickup_latitude, o.pickup_longitude,"
-    " o.delivery_latitude, o.delivery_longitude, o.window_start, o.window_end"
+    " o.delivery_latitude, o.delivery_longitude, o.window_start, o.window_end, o.late_risk"
 )
 
 # Sort orders a list accepts, each with its key columns (from this allow-list only) and their types.
@@ -44,6 +44,8 @@ def with_allowed_next(order, role):
     """The order with `allowed_next`: the statuses `role` may move it to now (what the console offers)."""
     if order is not None:
         order["allowed_next"] = allowed_next(order["status"], role)
+        if "late_risk" in order:
+            order["late_risk"] = bool(order["late_risk"])
     return order
 
 
@@ -143,9 +145,14 @@ def list_orders(page, where, args, role):
     return _order_page(" AND ".join(where), args, columns, descending, page, role)
 
 
-def order_filters(status=None, customer_id=None, assigned_to=None, created_from=None, created_to=None):
+def order_filters(
+    status=None, customer_id=None, assigned_to=None, created_from=None, created_to=None, late_risk=None
+):
     """WHERE fragments and their arguments for the order list filters."""
     where, args = ["1=1"], []
+    if late_risk is not None:
+        where.append("o.late_risk = %s")
+        args.append(int(late_risk == "true"))
     for column, value in (
         ("o.status = %s", status),
         ("o.customer_id = %s", customer_id),

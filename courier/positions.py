@@ -21,6 +21,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from . import eta
 from .db import execute, query, transaction
 from .errors import bad_request, conflict, not_found
 from .lifecycle import actor_name
@@ -193,6 +194,8 @@ def record_batch(caller, raw_points):
         _insert_trail(caller.id, fresh)
         latest = fresh[-1] if fresh else None
         moved = _set_latest(caller.id, latest) if latest else False
+    if moved:
+        eta.recompute_quietly(caller.id)
     return {
         "received": len(points),
         "stored": len(fresh),
@@ -264,7 +267,9 @@ def record_ping(caller, latitude, longitude, location, order_id=None, recorded_a
         moved = _set_latest(caller.id, point, location) if not duplicate else False
         if location is not None and order_ids:
             _location_events(caller, order_ids, location, latitude, longitude)
-        return order_ids, moved
+    if moved:
+        eta.recompute_quietly(caller.id)  # ETAs, arrival and late risk follow the new position
+    return order_ids, moved
 
 
 def purge(now=None, days=None, batch=PURGE_BATCH, pause=0.0):

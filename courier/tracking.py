@@ -2,7 +2,7 @@
 
 from flask import current_app
 
-from . import replica
+from . import eta, replica
 from .db import query
 from .errors import not_found
 from .orders import ORDER_COLUMNS
@@ -160,6 +160,7 @@ def customer_view(order, courier):
         since = out_for_delivery_since(events)
         if since is not None:
             view["trail"] = trail(courier["delivery_person_id"], since)
+    view["eta"], view["eta_reason"] = eta.view(order)
     return view
 
 
@@ -189,6 +190,7 @@ def public_view(order, courier):
             position = rounded(courier["latitude"], courier["longitude"])
             if position is not None:
                 position["at"] = courier["position_at"]
+    eta_window, eta_reason = eta.view(order)
     return {
         "tracking_number": order["tracking_number"],
         "status": order["status"],
@@ -197,6 +199,8 @@ def public_view(order, courier):
         "last_location": order["location"],
         "position": position,
         "events": [event_json(e, public=True) for e in timeline(order["order_id"])],
+        "eta": eta_window,
+        "eta_reason": eta_reason,
     }
 
 

@@ -79,6 +79,8 @@ EVENT_TYPES = [
     "order.returned",
     "order.cancelled",
     "order.delivery_locked",
+    "order.arrived",
+    "order.late_risk",
     "issue.answered",
 ]
 STATUS_EVENTS = {
