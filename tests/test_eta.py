@@ -1,0 +1,217 @@
+"""ETAs through the HTTP API with a controllable clock: the ETA follows the courier, the window comes from
+measured history, arrival fires once at the radius, late risk sets and clears, and the accuracy figures
+equal a hand-computed fixture."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from helpers import assert_error, events
+
+from courier import routing
+
+DEST = (40.7200, -73.9900)  # the delivery point of the orders below
+SPEED_MS = 25.0 / 3.6  # ROUTING_SPEED_KMH
+DETOUR = 1.3  # ROUTING_DETOUR_FACTOR
+SERVICE = 120  # DISPATCH_SERVICE_SECONDS
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta):
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def app(app, clock):
+    app.config.update(
+        CLOCK=clock,
+        POSITION_MAX_SPEED_KMH=100_000,  # these pings teleport on purpose
+        ROUTING_URL="",
+        ROUTING_SPEED_KMH=25.0,
+        ROUTING_DETOUR_FACTOR=DETOUR,
+        DISPATCH_SERVICE_SECONDS=SERVICE,
+        ETA_NOTIFY_MINUTES=5.0,
+        ETA_HISTORY_SIZE=500,
+        ETA_HISTORY_MIN=20,
+        ETA_DEFAULT_EARLY_MINUTES=10.0,
+        ETA_DEFAULT_LATE_MINUTES=15.0,
+        ARRIVAL_RADIUS_M=100.0,
+        SLA_HOURS=48.0,
+        SMTP_HOST="",
+        SMS_PROVIDER="",
+    )
+    return app
+
+
+def iso(moment):
+    return moment.isoformat(timespec="seconds") + "Z"
+
+
+def parse(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def travel(frm, to):
+    """Seconds from `frm` to `to` in the dispatch model (straight line x detour at the average speed)."""
+    return round(routing.haversine_m(*frm, *to) * DETOUR / SPEED_MS)
+
+
+def north_of(point, metres):
+    return (point[0] + metres / 111_195.0, point[1])
+
+
+def out_for_delivery(orders, world, **body):
+    body = {"delivery_latitude": DEST[0], "delivery_longitude": DEST[1], **body}
+    order = orders.place(world.alice, **body)
+    orders.assign(world.admin, order["order_id"], world.dave)
+    orders.move(world.dave, order["order_id"], "Picked Up", "Out for Delivery")
+    return order
+
+
+def ping(client, courier, point):
+    response = client.patch(
+        "/delivery/update-location",
+        json={"latitude": round(point[0], 6), "longitude": round(point[1], 6)},
+        headers=courier.headers,
+    )
+    assert response.status_code == 200, response.get_json()
+
+
+def customer_eta(client, world, order_id):
+    response = client.get(f"/customer/track-order/{order_id}", headers=world.alice.headers)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    return body["eta"], body["eta_reason"]
+
+
+def public_eta(client, tracking_number):
+    response = client.get(f"/track/{tracking_number}")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    return body["eta"], body["eta_reason"]
+
+
+def eta_row(sql, order_id):
+    return sql("SELECT * FROM order_etas WHERE order_id = %s", (order_id,), one=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The ETA and its window
+# --------------------------------------------------------------------------------------------
+
+
+def test_eta_follows_the_courier_on_both_tracking_endpoints(client, world, orders, sql, clock):
+    order = out_for_delivery(orders, world)
+    assert customer_eta(client, world, order["order_id"]) == (None, "no_position")
+
+    start = north_of(DEST, 5000)
+    ping(client, world.dave, start)
+    eta, reason = customer_eta(client, world, order["order_id"])
+    assert reason is None
+    expected = clock.now + timedelta(seconds=travel(start, DEST))
+    assert set(eta) == {"expected", "earliest", "latest", "stops_before", "updated_at"}
+    assert abs((parse(eta["expected"]) - expected).total_seconds()) <= 1
+    # No history yet: the documented default window, 10 minutes before to 15 after.
+    assert parse(eta["earliest"]) == parse(eta["expected"]) - timedelta(minutes=10)
+    assert parse(eta["latest"]) == parse(eta["expected"]) + timedelta(minutes=15)
+    assert eta["stops_before"] == 0 and parse(eta["updated_at"]) == clock.now
+    assert public_eta(client, order["tracking_number"]) == (eta, None)
+    first = parse(eta["expected"])
+    assert count_eta_events(sql, order["order_id"]) == 0  # the first ETA is not a move
+
+    # Five minutes later the courier is 1 km away: the ETA moves more than ETA_NOTIFY_MINUTES earlier.
+    clock.advance(minutes=5)
+    near = north_of(DEST, 1000)
+    ping(client, world.dave, near)
+    eta, _ = public_eta(client, order["tracking_number"])
+    moved = parse(eta["expected"])
+    assert abs((moved - (clock.now + timedelta(seconds=travel(near, DEST)))).total_seconds()) <= 1
+    assert moved < first - timedelta(minutes=5)
+    assert count_eta_events(sql, order["order_id"]) == 1  # the live streams send it as `event: eta`
+
+    # A small move (well under five minutes of difference) sends no new eta event.
+    clock.advance(seconds=30)
+    ping(client, world.dave, north_of(DEST, 950))
+    assert count_eta_events(sql, order["order_id"]) == 1
+
+
+def count_eta_events(sql, order_id):
+    return len(events(sql, order_id, "eta"))
+
+
+def test_stops_before_and_service_time_follow_the_order_of_assignment(client, world, orders, clock):
+    first = out_for_delivery(orders, world)
+    second_point = north_of(DEST, -2000)
+    second = out_for_delivery(
+        orders, world, delivery_latitude=second_point[0], delivery_longitude=second_point[1]
+    )
+    start = north_of(DEST, 3000)
+    ping(client, world.dave, start)
+    eta1, _ = customer_eta(client, world, first["order_id"])
+    eta2, _ = customer_eta(client, world, second["order_id"])
+    assert eta1["stops_before"] == 0 and eta2["stops_before"] == 1
+    expected2 = clock.now + timedelta(seconds=travel(start, DEST) + SERVICE + travel(DEST, second_point))
+    assert abs((parse(eta2["expected"]) - expected2).total_seconds()) <= 2
+
+
+def test_order_without_coordinates_has_no_eta_and_says_why(client, world, orders):
+    order = orders.place(world.alice)
+    assert customer_eta(client, world, order["order_id"]) == (None, "not_assigned")
+    orders.assign(world.admin, order["order_id"], world.dave)
+    orders.move(world.dave, order["order_id"], "Picked Up", "Out for Delivery")
+    ping(client, world.dave, DEST)
+    assert customer_eta(client, world, order["order_id"]) == (None, "no_coordinates")
+    assert public_eta(client, order["tracking_number"]) == (None, "no_coordinates")
+
+
+def test_unknown_tracking_number_and_someone_elses_order(client, world, orders):
+    assert_error(client.get("/track/NOPE-NOT-A-NUMBER"), 404)
+    order = out_for_delivery(orders, world)
+    assert_error(client.get(f"/customer/track-order/{order['order_id']}", headers=world.bob.headers), 404)
+    assert_error(client.get(f"/customer/track-order/{order['order_id']}"), 401)
+
+
+def seed_history(sql, errors, first=0):
+    """Delivered orders' measured errors (actual - predicted, seconds), newest last."""
+    base = datetime(2026, 1, 1)
+    for i, error in enumerate(errors, start=first):
+        sql(
+            "INSERT INTO order_etas (order_id, updated_at, delivered_at, error_seconds, abs_error_seconds)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (900_000 + i, base, base + timedelta(minutes=i), error, abs(error)),
+        )
+
+
+def window(eta):
+    return parse(eta["expected"]) - parse(eta["earliest"]), parse(eta["latest"]) - parse(eta["expected"])
+
+
+def test_window_comes_from_history_and_widens_with_worse_history(app, client, world, orders, sql, clock):
+    app.config["ETA_HISTORY_SIZE"] = 20  # the last 20 deliveries make the window
+    order = out_for_delivery(orders, world)
+    # 20 deliveries within +-2 minutes: the window is their 10th..90th percentile.
+    seed_history(sql, [(-120 + 12 * i) for i in range(20)])
+    ping(client, world.dave, north_of(DEST, 3000))
+    eta, _ = customer_eta(client, world, order["order_id"])
+    early, late = window(eta)
+    assert timedelta(seconds=90) <= early <= timedelta(seconds=120)
+    assert timedelta(seconds=80) <= late <= timedelta(seconds=120)
+
+    # 20 newer, much worse deliveries (+-30 minutes): the window widens.
+    seed_history(sql, [(-1800 + 180 * i) for i in range(20)], first=20)
+    clock.advance(seconds=10)
+    ping(client, world.dave, north_of(DEST, 2990))
+    eta, _ = customer_eta(client, world, order["order_id"])
+    wider_early, wider_late = window(eta)
+    assert wider_early > early and wider_late > late
+    assert wider_early >= timedelta(minutes=15) and wider_late >= timedelta(minutes=15)
