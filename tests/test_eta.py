@@ -215,3 +215,131 @@ def test_window_comes_from_history_and_widens_with_worse_history(app, client, wo
     wider_early, wider_late = window(eta)
     assert wider_early > early and wider_late > late
     assert wider_early >= timedelta(minutes=15) and wider_late >= timedelta(minutes=15)
+
+
+# --------------------------------------------------------------------------------------------
+# Arrival
+# --------------------------------------------------------------------------------------------
+
+
+def register_webhook(client, world, *event_types):
+    body = {"url": "http://127.0.0.1:9/hook", "events": list(event_types)}
+    response = client.post("/admin/webhooks", json=body, headers=world.admin.headers)
+    assert response.status_code == 201, response.get_json()
+
+
+def queued(sql, event_type, order_id):
+    return sql(
+        "SELECT payload FROM notifications WHERE channel = 'webhook' AND event_type = %s AND order_id = %s",
+        (event_type, order_id),
+    )
+
+
+def test_arrival_fires_once_at_the_radius(client, world, orders, sql, clock):
+    register_webhook(client, world, "order.arrived")
+    order = out_for_delivery(orders, world)
+    ping(client, world.dave, north_of(DEST, 150))  # outside the 100 m radius
+    assert events(sql, order["order_id"], "arrived") == []
+    clock.advance(minutes=1)
+    ping(client, world.dave, north_of(DEST, 90))
+    arrived = events(sql, order["order_id"], "arrived")
+    assert len(arrived) == 1 and arrived[0]["status"] == "Out for Delivery"
+    assert len(queued(sql, "order.arrived", order["order_id"])) == 1
+    assert eta_row(sql, order["order_id"])["arrived_at"] == clock.now
+    eta, _ = public_eta(client, order["tracking_number"])
+    assert parse(eta["expected"]) == clock.now and eta["stops_before"] == 0
+    clock.advance(minutes=1)
+    ping(client, world.dave, north_of(DEST, 10))  # still there: no second arrival
+    assert len(events(sql, order["order_id"], "arrived")) == 1
+    assert len(queued(sql, "order.arrived", order["order_id"])) == 1
+    timeline = client.get(f"/track/{order['tracking_number']}").get_json()["events"]
+    assert [e["type"] for e in timeline].count("arrived") == 1
+
+
+def test_no_arrival_before_out_for_delivery(client, world, orders, sql):
+    order = orders.place(world.alice, delivery_latitude=DEST[0], delivery_longitude=DEST[1])
+    orders.assign(world.admin, order["order_id"], world.dave)
+    ping(client, world.dave, DEST)
+    assert events(sql, order["order_id"], "arrived") == []
+
+
+# --------------------------------------------------------------------------------------------
+# Late risk
+# --------------------------------------------------------------------------------------------
+
+
+def late_list(client, world, value="true"):
+    response = client.get(f"/admin/orders?late_risk={value}", headers=world.admin.headers)
+    assert response.status_code == 200, response.get_json()
+    return [o["order_id"] for o in response.get_json()["orders"]]
+
+
+def test_late_risk_sets_and_clears(client, world, orders, sql, clock):
+    register_webhook(client, world, "order.late_risk")
+    window_end = clock.now + timedelta(minutes=30)
+    order = out_for_delivery(orders, world, window_end=iso(window_end))
+    oid = order["order_id"]
+    # 10 km away: about 31 minutes of travel, and the latest ETA (+15 min) is after the window's end.
+    ping(client, world.dave, north_of(DEST, 10_000))
+    assert late_list(client, world) == [oid]
+    assert oid not in late_list(client, world, "false")
+    detail = client.get(f"/admin/orders/{oid}", headers=world.admin.headers)
+    if detail.status_code == 200:
+        assert detail.get_json()["order"]["late_risk"] is True
+    sent = queued(sql, "order.late_risk", oid)
+    assert len(sent) == 1 and '"latest"' in sent[0]["payload"]
+    # Still late on the next ping: no second webhook.
+    clock.advance(seconds=30)
+    ping(client, world.dave, north_of(DEST, 9_990))
+    assert len(queued(sql, "order.late_risk", oid)) == 1
+    # The courier is now close: the ETA recovers and the flag clears itself.
+    clock.advance(minutes=1)
+    ping(client, world.dave, north_of(DEST, 500))
+    assert late_list(client, world) == []
+    assert oid in late_list(client, world, "false")
+    assert sql("SELECT late_risk FROM orders WHERE order_id = %s", (oid,), one=True)["late_risk"] == 0
+
+
+def test_late_risk_without_a_window_uses_the_sla(app, client, world, orders, clock):
+    app.config["SLA_HOURS"] = 0.1  # six minutes after placement
+    order = out_for_delivery(orders, world)
+    ping(client, world.dave, north_of(DEST, 10_000))
+    assert late_list(client, world) == [order["order_id"]]
+
+
+def test_late_risk_filter_bad_input_and_roles(client, world):
+    assert_error(client.get("/admin/orders?late_risk=maybe", headers=world.admin.headers), 400)
+    assert_error(client.get("/admin/orders?late_risk=true"), 401)
+    assert_error(client.get("/admin/orders?late_risk=true", headers=world.alice.headers), 403)
+
+
+# --------------------------------------------------------------------------------------------
+# Accuracy
+# --------------------------------------------------------------------------------------------
+
+
+def test_accuracy_of_a_delivery_equals_the_hand_computed_figures(client, world, orders, sql, clock):
+    order = out_for_delivery(orders, world)
+    oid = order["order_id"]
+    start = north_of(DEST, 5000)
+    ping(client, world.dave, start)
+    first = clock.now + timedelta(seconds=travel(start, DEST))
+    clock.advance(minutes=4)
+    last_point = north_of(DEST, 3000)
+    ping(client, world.dave, last_point)
+    last = clock.now + timedelta(seconds=travel(last_point, DEST))
+    # The courier is slower than predicted: arrives 25 minutes after the last ping.
+    clock.advance(minutes=25)
+    ping(client, world.dave, north_of(DEST, 50))
+    arrival = clock.now
+    clock.advance(minutes=2)
+    orders.move(world.dave, oid, "Delivered")
+    row = eta_row(sql, oid)
+    assert abs((row["first_expected"] - first).total_seconds()) <= 1
+    assert abs((row["last_expected"] - last).total_seconds()) <= 1
+    assert row["error_seconds"] == int((arrival - row["last_expected"]).total_seconds())
+    assert row["abs_error_seconds"] == abs(row["error_seconds"])
+    # The window was last - 10 min .. last + 15 min; arrival is later than that.
+    assert row["in_window"] == (arrival <= row["last_expected"] + timedelta(minutes=15))
+    assert row["delivered_at"] == clock.now
+    assert customer_eta(client, world, oid) == (None, "final")
