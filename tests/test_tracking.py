@@ -104,6 +104,8 @@ def test_public_tracking_shape_and_privacy(client, world, orders, sql):
         "last_location",
         "position",
         "events",
+        "eta",
+        "eta_reason",
     }
     assert body["tracking_number"] == order["tracking_number"]
     assert body["status"] == "Picked Up"
