@@ -18,6 +18,7 @@ from courier import (
     db,
     dispatch,
     errors,
+    eta,
     export,
     lifecycle,
     limits,
@@ -92,6 +93,7 @@ def create_app(test_config=None):
     limits.init_app(app)
     worker.init_app(app)
     positions.init_app(app)
+    eta.init_app(app)
     live.init_app(app)
     app.register_blueprint(api)
     app.cli.add_command(gen_data_command)

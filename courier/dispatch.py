@@ -5,7 +5,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
-from . import lifecycle, routing, shifts, solver
+from . import eta, lifecycle, routing, shifts, solver
 from .auth import Caller
 from .db import execute, query
 from .errors import ApiError, bad_request, conflict, not_found
@@ -400,6 +400,7 @@ def save_route(courier_id, stops):
             "INSERT INTO route_stops (delivery_person_id, seq, order_id, stop_type) VALUES (%s, %s, %s, %s)",
             (courier_id, seq, stop["order_id"], stop["type"]),
         )
+    eta.route_changed(courier_id)
 
 
 def apply_plan(plan_id, caller):

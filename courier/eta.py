@@ -25,11 +25,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import numpy
-from flask import current_app
+from flask import current_app, g
 
 from . import notifications, routing, webhooks
 from .auth import Caller
-from .db import execute, query, transaction
+from .db import execute, in_transaction, query, transaction
 from .vocabulary import FINAL
 
 log = logging.getLogger(__name__)
@@ -277,11 +277,32 @@ def _update(courier, order, plan, reason, early, late, now):
 
 
 def recompute_quietly(courier_id, now=None):
-    """recompute, after the change that caused it has committed: a failure is logged, never the caller's."""
+    """recompute, after the change that caused it has committed: a failure is logged, never the caller's.
+    Inside a caller's transaction (e.g. applying a dispatch plan) it waits for the end of the request."""
+    if courier_id is None:
+        return
+    if in_transaction():
+        g.setdefault("eta_couriers", set()).add(courier_id)
+        return
     try:
         recompute(courier_id, now)
     except Exception:  # noqa: BLE001 (an ETA is a best effort; the next ping recomputes it)
         log.exception("ETA recompute failed for courier %s", courier_id)
+
+
+def route_changed(courier_id):
+    """A courier's stop order changed (plan applied, route re-optimised): their ETAs follow."""
+    recompute_quietly(courier_id)
+
+
+def _after_request(response):
+    for courier_id in sorted(g.pop("eta_couriers", ())):
+        recompute_quietly(courier_id)
+    return response
+
+
+def init_app(app):
+    app.after_request(_after_request)
 
 
 def on_status(order_id, status):
