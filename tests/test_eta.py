@@ -343,3 +343,19 @@ def test_accuracy_of_a_delivery_equals_the_hand_computed_figures(client, world, 
     assert row["in_window"] == (arrival <= row["last_expected"] + timedelta(minutes=15))
     assert row["delivered_at"] == clock.now
     assert customer_eta(client, world, oid) == (None, "final")
+
+
+def test_route_order_decides_stops_before(client, world, orders, sql, clock):
+    far_point = north_of(DEST, -4000)
+    far = out_for_delivery(orders, world, delivery_latitude=far_point[0], delivery_longitude=far_point[1])
+    near = out_for_delivery(orders, world)
+    ping(client, world.dave, north_of(DEST, 500))
+    # No route: the order of assignment (the far one first).
+    assert customer_eta(client, world, near["order_id"])[0]["stops_before"] == 1
+    # The courier re-optimises: the near stop comes first and the ETAs follow at once.
+    response = client.post("/delivery/route/optimize", headers=world.dave.headers)
+    assert response.status_code == 200, response.get_json()
+    stops = [s["order_id"] for s in response.get_json()["route"]["stops"] if s["type"] == "delivery"]
+    assert stops == [near["order_id"], far["order_id"]]
+    assert customer_eta(client, world, near["order_id"])[0]["stops_before"] == 0
+    assert customer_eta(client, world, far["order_id"])[0]["stops_before"] == 1
