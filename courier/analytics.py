@@ -17,7 +17,7 @@ import math
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
 
-from . import replica
+from . import eta, replica
 from .db import query
 from .errors import bad_request
 from .vocabulary import FINAL as CLOSED
@@ -253,4 +253,5 @@ def summary(date_from, date_to):
             "ratings": count,
             "average_rating": _ratio(sum(t for _, t in ratings.values()), count, 2),
         },
+        "eta": eta.accuracy(start, end),  # about the orders *delivered* in the range
     }

@@ -21,7 +21,9 @@ in_window says whether it came inside the promised window.
 """
 
 import logging
+import math
 import uuid
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import numpy
@@ -349,3 +351,54 @@ def view(order):
         "stops_before": row["stops_before"],
         "updated_at": iso(row["updated_at"]),
     }, None
+
+
+def _nearest_rank(histogram, total, fraction):
+    """The smallest value with at least `fraction` of `total` values at or below it."""
+    rank, seen = max(1, math.ceil(fraction * total)), 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value
+    return None
+
+
+def _figures(histogram, inside, judged):
+    total = sum(histogram.values())
+    return {
+        "count": total,
+        "median_abs_error_seconds": _nearest_rank(histogram, total, 0.5) if total else None,
+        "p90_abs_error_seconds": _nearest_rank(histogram, total, 0.9) if total else None,
+        "inside_window_share": round(inside / judged, 4) if judged else None,
+    }
+
+
+def accuracy(start, end):
+    """The analytics `eta` block: over the orders delivered in [start, end] with a measured ETA, the
+    count, median and 90th percentile (nearest rank) of |actual - last ETA| in seconds, and the share that
+    arrived inside the promised window; overall and per courier. One read of a covering index, grouped
+    by (courier, error): the answer is a histogram, not the rows."""
+    rows = query(
+        "SELECT delivery_person_id AS courier, abs_error_seconds AS error, COUNT(*) AS n,"
+        " SUM(in_window) AS inside, COUNT(in_window) AS judged FROM order_etas"
+        " WHERE delivered_at >= %s AND delivered_at <= %s AND abs_error_seconds IS NOT NULL"
+        " GROUP BY delivery_person_id, abs_error_seconds",
+        (start, end),
+    )
+    overall, couriers = defaultdict(int), defaultdict(lambda: [defaultdict(int), 0, 0])
+    inside = judged = 0
+    for row in rows:
+        overall[row["error"]] += row["n"]
+        entry = couriers[row["courier"]]
+        entry[0][row["error"]] += row["n"]
+        entry[1] += int(row["inside"] or 0)
+        entry[2] += int(row["judged"] or 0)
+        inside += int(row["inside"] or 0)
+        judged += int(row["judged"] or 0)
+    return {
+        **_figures(overall, inside, judged),
+        "couriers": [
+            {"delivery_person_id": courier, **_figures(*couriers[courier])}
+            for courier in sorted(couriers, key=lambda c: (c is None, c or 0))
+        ],
+    }

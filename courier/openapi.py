@@ -279,6 +279,13 @@ def _analytics_schema():
         rating=rating,
         ratings=count,
     )
+    eta_figures = {
+        "count": count,
+        "median_abs_error_seconds": {"type": ["integer", "null"], "description": "Nearest rank"},
+        "p90_abs_error_seconds": {"type": ["integer", "null"], "description": "Nearest rank"},
+        "inside_window_share": {**rate, "description": "Arrived inside the promised window"},
+    }
+    eta_keys = list(eta_figures)
     return {
         **shape(
             [
@@ -322,6 +329,19 @@ def _analytics_schema():
                 open={**count, "description": "Open or In Progress now, of any date"},
             ),
             feedback=shape(["ratings", "average_rating"], ratings=count, average_rating=rating),
+            eta={
+                **shape(
+                    [*eta_keys, "couriers"],
+                    **eta_figures,
+                    couriers={
+                        "type": "array",
+                        "items": shape(
+                            ["delivery_person_id", *eta_keys], delivery_person_id=NULLABLE_ID, **eta_figures
+                        ),
+                    },
+                ),
+                "description": "ETA accuracy over the orders *delivered* in the range (actual arrival - last ETA)",
+            },
         ),
         "description": "Order volume, delivery rates and times, per-courier figures, issues and ratings",
     }

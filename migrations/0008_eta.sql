@@ -26,6 +26,6 @@ CREATE TABLE IF NOT EXISTS order_etas (
   error_seconds INT NULL COMMENT 'Delivered: actual arrival minus last_expected',
   abs_error_seconds INT UNSIGNED NULL,
   in_window TINYINT(1) NULL COMMENT 'Delivered: actual arrival between last_earliest and last_latest',
-  KEY ix_order_etas_delivered (delivered_at),
-  KEY ix_order_etas_courier_delivered (delivery_person_id, delivered_at)
+  KEY ix_order_etas_delivered (delivered_at, delivery_person_id, abs_error_seconds, in_window)
+    COMMENT 'covers the analytics eta block and the window history'
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -145,6 +145,7 @@ def test_figures_on_a_known_dataset(client, world, dataset):
         "couriers",
         "issues",
         "feedback",
+        "eta",
     ]
     assert body["from"] == "2025-03-01T00:00:00.000Z" and body["to"] == "2025-03-03T23:59:59.999Z"
     assert body["orders"] == {

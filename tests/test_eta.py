@@ -359,3 +359,61 @@ def test_route_order_decides_stops_before(client, world, orders, sql, clock):
     assert stops == [near["order_id"], far["order_id"]]
     assert customer_eta(client, world, near["order_id"])[0]["stops_before"] == 0
     assert customer_eta(client, world, far["order_id"])[0]["stops_before"] == 1
+
+
+# --------------------------------------------------------------------------------------------
+# The analytics eta block
+# --------------------------------------------------------------------------------------------
+
+
+def test_analytics_eta_block_equals_a_hand_computed_fixture(client, world, sql):
+    day = datetime(2025, 5, 10, 12, 0)
+    # (courier, error seconds, inside the window): Dave 5 deliveries, Erin 2, one outside the range.
+    fixture = [
+        (world.dave.id, -60, 1),
+        (world.dave.id, 120, 1),
+        (world.dave.id, 300, 0),
+        (world.dave.id, -30, 1),
+        (world.dave.id, 900, 0),
+        (world.erin.id, 45, 1),
+        (world.erin.id, -600, 0),
+    ]
+    for i, (courier, error, inside) in enumerate(fixture):
+        sql(
+            "INSERT INTO order_etas (order_id, delivery_person_id, updated_at, delivered_at, error_seconds,"
+            " abs_error_seconds, in_window) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (800_000 + i, courier, day, day + timedelta(minutes=i), error, abs(error), inside),
+        )
+    sql(
+        "INSERT INTO order_etas (order_id, delivery_person_id, updated_at, delivered_at, error_seconds,"
+        " abs_error_seconds, in_window) VALUES (799999, %s, %s, %s, 5000, 5000, 0)",
+        (world.dave.id, day, day - timedelta(days=40)),
+    )
+    response = client.get("/admin/analytics?from=2025-05-01&to=2025-05-31", headers=world.admin.headers)
+    assert response.status_code == 200, response.get_json()
+    block = response.get_json()["eta"]
+    # All 7 |errors| sorted: 30 45 60 120 300 600 900 -> median (rank 4) 120, p90 (rank 7) 900; 4/7 inside.
+    assert {k: v for k, v in block.items() if k != "couriers"} == {
+        "count": 7,
+        "median_abs_error_seconds": 120,
+        "p90_abs_error_seconds": 900,
+        "inside_window_share": round(4 / 7, 4),
+    }
+    # Dave: 30 60 120 300 900 -> median (rank 3) 120, p90 (rank 5) 900, 3/5. Erin: 45 600 -> 45, 600, 1/2.
+    assert block["couriers"] == [
+        {
+            "delivery_person_id": world.dave.id,
+            "count": 5,
+            "median_abs_error_seconds": 120,
+            "p90_abs_error_seconds": 900,
+            "inside_window_share": 0.6,
+        },
+        {
+            "delivery_person_id": world.erin.id,
+            "count": 2,
+            "median_abs_error_seconds": 45,
+            "p90_abs_error_seconds": 600,
+            "inside_window_share": 0.5,
+        },
+    ]
+    assert_error(client.get("/admin/analytics", headers=world.dave.headers), 403)
