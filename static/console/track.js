@@ -8,10 +8,11 @@ import { $, FINAL, coordinates, formatTime, renderTimeline, showError, statusBad
 const number = document.body.dataset.trackingNumber;
 const tileUrl = document.body.dataset.tileUrl || "";
 const path = `/track/${encodeURIComponent(number)}`;
-const EVENT_TYPES = ["created", "status", "assignment", "location", "locked", "unlocked"];
+const EVENT_TYPES = ["created", "status", "assignment", "location", "locked", "unlocked", "arrived", "eta"];
 const OUT = "Out for Delivery";
 
-const state = { status: null, events: [], position: null, lastLocation: null };
+const state = { status: null, events: [], position: null, lastLocation: null, eta: null };
+const clock = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 let map = null;
 let marker = null;
 let mapFailed = false;
@@ -53,7 +54,29 @@ function hideMap() {
   $("#map").hidden = true;
 }
 
+/** "Arriving between 14:10 and 14:35" and "2 stops before yours" (the ETA window, in the browser's time). */
+function renderEta() {
+  const eta = state.eta;
+  $("#track-eta").hidden = !eta;
+  if (!eta) return;
+  const [from, to] = [clock.format(new Date(eta.earliest)), clock.format(new Date(eta.latest))];
+  $("#track-eta-window").textContent = from === to ? `Arrived at ${from}` : `Arriving between ${from} and ${to}`;
+  const n = eta.stops_before;
+  $("#track-eta-stops").textContent = from === to ? "" : n === 0 ? "· you are the next stop" : `· ${n} ${n === 1 ? "stop" : "stops"} before yours`;
+}
+
+/** The ETA moves with the courier: refetch it after a timeline event (an `eta` event says it moved). */
+async function refreshEta() {
+  try {
+    state.eta = (await api(path, { auth: false })).eta;
+  } catch {
+    return;
+  }
+  renderEta();
+}
+
 function render() {
+  renderEta();
   statusBadge(state.status, $("#track-status"));
   $("#track-location").hidden = !state.lastLocation;
   $("#track-location-text").textContent = state.lastLocation || "";
@@ -101,6 +124,7 @@ function follow(shown) {
     state.events = streamed.slice();
     state.status = event.status || state.status;
     render();
+    refreshEta();
     if (FINAL.includes(state.status)) {
       source.close();
       live.textContent = "";
@@ -117,7 +141,7 @@ async function start() {
     showError($("#track-error"), err);
     return;
   }
-  Object.assign(state, { status: view.status, events: view.events, position: view.position, lastLocation: view.last_location });
+  Object.assign(state, { status: view.status, events: view.events, position: view.position, lastLocation: view.last_location, eta: view.eta });
   $("#track-body").hidden = false;
   render();
   if (!FINAL.includes(state.status)) follow(view.events.length);
