@@ -164,7 +164,12 @@ function orderRow(order) {
     "tr",
     { dataset: { orderId: order.order_id } },
     h("td", {}, h("strong", {}, `#${order.order_id}`), h("div", { class: "mono small" }, order.tracking_number)),
-    h("td", {}, statusBadge(order.status)),
+    h(
+      "td",
+      {},
+      statusBadge(order.status),
+      order.late_risk ? h("span", { class: "badge late-risk", title: "The latest ETA is after the delivery window" }, "Late risk") : false,
+    ),
     h("td", {}, `#${order.customer_id}`),
     h("td", {}, order.recipient_name, h("div", { class: "muted small" }, order.delivery_address)),
     h("td", { class: "small" }, formatTime(order.created_at)),

@@ -7,6 +7,7 @@ import {
   FINAL,
   bindForm,
   coordinates,
+  etaText,
   fill,
   flash,
   formatTime,
@@ -76,6 +77,7 @@ function renderOrder(state) {
   $("#order-pickup").textContent = order.pickup_address || "–";
   $("#order-courier").textContent = courier ? courier.name || `#${courier.delivery_person_id}` : "Not assigned yet";
   $("#order-position").textContent = order.status === "Out for Delivery" ? positionText(state.position) : "–";
+  $("#order-eta").textContent = etaText(state.eta).filter(Boolean).join(" · ") || "–";
   renderTimeline($("#order-timeline"), state.events);
   $("#order-body").hidden = false;
 }
@@ -114,12 +116,13 @@ function resetOrderView(orderId) {
   showError($("#order-error"), null);
 }
 
-/** Who carries the order now (after an assignment event). */
+/** Who carries the order now and when it should arrive (after a timeline event). */
 async function refreshCourier(orderId, state, alive) {
   try {
     const view = await api(`/customer/track-order/${orderId}`);
     if (!alive()) return;
     state.courier = view.courier;
+    state.eta = view.eta;
     renderOrder(state);
   } catch {
     // The timeline already shows the assignment; the courier's name follows on the next visit.
@@ -143,7 +146,7 @@ export function openOrder(orderId) {
       return;
     }
     if (!alive()) return;
-    const state = { order: view.order, courier: view.courier, events: view.events, position: view.last_position };
+    const state = { order: view.order, courier: view.courier, events: view.events, position: view.last_position, eta: view.eta };
     renderOrder(state);
     if (!FINAL.includes(state.order.status)) loadDeliveryCode(view.order.order_id, alive, urls);
     const lastId = Math.max(0, ...state.events.map((e) => e.event_id || 0));
@@ -163,7 +166,7 @@ export function openOrder(orderId) {
         }
         state.events.push(event);
         if (event.status) state.order.status = event.status;
-        if (type === "assignment") refreshCourier(view.order.order_id, state, alive);
+        refreshCourier(view.order.order_id, state, alive); // the courier (after an assignment) and the ETA
         if (type === "location") state.position = { ...(event.position || {}), location: event.location, at: event.at };
         renderOrder(state);
         if (FINAL.includes(state.order.status)) $("#order-qr-card").hidden = true;

@@ -3,7 +3,7 @@
 // as coordinates text and, when the tiles of MAP_TILE_URL load, on a Leaflet map; a tile error hides the map.
 
 import { api, base } from "./api.js";
-import { $, FINAL, coordinates, formatTime, renderTimeline, showError, statusBadge } from "./ui.js";
+import { $, FINAL, coordinates, etaText, formatTime, renderTimeline, showError, statusBadge } from "./ui.js";
 
 const number = document.body.dataset.trackingNumber;
 const tileUrl = document.body.dataset.tileUrl || "";
@@ -12,7 +12,6 @@ const EVENT_TYPES = ["created", "status", "assignment", "location", "locked", "u
 const OUT = "Out for Delivery";
 
 const state = { status: null, events: [], position: null, lastLocation: null, eta: null };
-const clock = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 let map = null;
 let marker = null;
 let mapFailed = false;
@@ -56,13 +55,10 @@ function hideMap() {
 
 /** "Arriving between 14:10 and 14:35" and "2 stops before yours" (the ETA window, in the browser's time). */
 function renderEta() {
-  const eta = state.eta;
-  $("#track-eta").hidden = !eta;
-  if (!eta) return;
-  const [from, to] = [clock.format(new Date(eta.earliest)), clock.format(new Date(eta.latest))];
-  $("#track-eta-window").textContent = from === to ? `Arrived at ${from}` : `Arriving between ${from} and ${to}`;
-  const n = eta.stops_before;
-  $("#track-eta-stops").textContent = from === to ? "" : n === 0 ? "· you are the next stop" : `· ${n} ${n === 1 ? "stop" : "stops"} before yours`;
+  $("#track-eta").hidden = !state.eta;
+  const [window, stops] = etaText(state.eta);
+  $("#track-eta-window").textContent = window;
+  $("#track-eta-stops").textContent = stops ? `· ${stops}` : "";
 }
 
 /** The ETA moves with the courier: refetch it after a timeline event (an `eta` event says it moved). */

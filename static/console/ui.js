@@ -63,6 +63,17 @@ export function formatTime(iso) {
   return Number.isNaN(date.getTime()) ? String(iso) : date.toLocaleString();
 }
 
+const CLOCK = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+
+/** An ETA as [window, stops]: ["Arriving between 14:10 and 14:35", "2 stops before yours"] (browser time). */
+export function etaText(eta) {
+  if (!eta) return ["", ""];
+  const [from, to] = [CLOCK.format(new Date(eta.earliest)), CLOCK.format(new Date(eta.latest))];
+  if (from === to) return [`Arrived at ${from}`, ""];
+  const n = eta.stops_before;
+  return [`Arriving between ${from} and ${to}`, n === 0 ? "you are the next stop" : `${n} ${n === 1 ? "stop" : "stops"} before yours`];
+}
+
 export function formatDuration(seconds) {
   if (seconds === null || seconds === undefined || Number.isNaN(Number(seconds))) return "–";
   const s = Math.round(Number(seconds));

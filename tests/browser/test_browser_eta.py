@@ -4,7 +4,7 @@ from datetime import datetime
 
 from playwright.sync_api import expect
 
-from .conftest import POSITION
+from .conftest import POSITION, login
 
 
 def hhmm(text):
@@ -31,8 +31,30 @@ def test_public_page_shows_the_eta_window_and_stops_before(pages, client, orders
     )
     expect(page.locator("#track-eta-stops")).to_have_text("· 1 stop before yours")
 
+    # The customer's order page says the same.
+    shopper = pages.new(timezone_id="UTC")
+    login(shopper, world.alice)
+    shopper.goto(f"/#/orders/{tracked['order_id']}")
+    expect(shopper.locator("#order-eta")).to_have_text(
+        f"Arriving between {hhmm(eta['earliest'])} and {hhmm(eta['latest'])} · 1 stop before yours"
+    )
+
     # The first stop is delivered: the page follows without a reload and the tracked order is next.
     orders.move(world.dave, first["order_id"], "Delivered")
     client.patch("/delivery/update-location", json=POSITION, headers=world.dave.headers)
     orders.move(world.dave, tracked["order_id"], "Failed Attempt", "Out for Delivery")
     expect(page.locator("#track-eta-stops")).to_have_text("· you are the next stop")
+
+
+def test_admin_console_marks_late_risk_orders(pages, client, orders, world, sql):
+    order = orders.place(
+        world.alice, delivery_latitude=POSITION["latitude"] + 0.5, delivery_longitude=POSITION["longitude"]
+    )
+    orders.assign(world.admin, order["order_id"], world.dave)
+    orders.move(world.dave, order["order_id"], "Picked Up", "Out for Delivery")
+    sql("UPDATE orders SET late_risk = 1 WHERE order_id = %s", (order["order_id"],))
+    office = pages.new()
+    login(office, world.admin)
+    office.goto("/#/orders")
+    line = office.locator(f"#admin-orders tr[data-order-id='{order['order_id']}']")
+    expect(line.locator(".late-risk")).to_have_text("Late risk")
