@@ -295,6 +295,22 @@ def generate(config, orders, echo=print):
                 " updated_at = updated_at WHERE order_id BETWEEN %s AND %s",
                 (first_order + base, first_order + base + size - 1),
             )
+            # ETA history of the delivered orders: errors (actual - last ETA) from 15 min early to 25 min late,
+            # skewed late as real ones are; the window was last ETA - 10 min .. + 15 min (the default).
+            _run(
+                cur,
+                "INSERT IGNORE INTO order_etas (order_id, delivery_person_id, updated_at, first_expected,"
+                " last_expected, last_earliest, last_latest, arrived_at, delivered_at, error_seconds,"
+                " abs_error_seconds, in_window)"
+                " SELECT order_id, assigned_to, closed_at,"
+                " closed_at - INTERVAL (e + CAST(MOD(order_id * 31, 1201) AS SIGNED) - 600) SECOND, closed_at - INTERVAL e SECOND,"
+                " closed_at - INTERVAL (e + 600) SECOND, closed_at - INTERVAL (e - 900) SECOND, closed_at, closed_at,"
+                " e, ABS(e), e BETWEEN -600 AND 900"
+                " FROM (SELECT order_id, assigned_to, closed_at,"
+                "   CAST(MOD(order_id * 7919, 2401) AS SIGNED) - 900 AS e FROM orders"
+                "   WHERE order_id BETWEEN %s AND %s AND status = 'Delivered') d",
+                (first_order + base, first_order + base + size - 1),
+            )
             conn.commit()
             echo(f"  orders {base + size}/{orders} ({time.monotonic() - started:.1f}s)")
         last_order = first_order + orders - 1
