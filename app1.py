@@ -17,6 +17,7 @@ from courier import (
     lifecycle,
     limits,
     live,
+    metrics,
     middleware,
     notifications,
     openapi,
@@ -56,6 +57,7 @@ def create_app(test_config=None):
     middleware.init_app(app)
     errors.register_error_handlers(app)
     db.init_app(app)
+    metrics.init_app(app)
     auth.init_app(app)
     limits.init_app(app)
     worker.init_app(app)
@@ -96,6 +98,13 @@ def readyz():
     """The database answers."""
     db.query("SELECT 1")
     return {"status": "ready"}
+
+
+@api.get("/metrics")
+def metrics_page():
+    """Prometheus metrics of every process; needs the METRICS_TOKEN bearer token (off without one)."""
+    metrics.authorize()
+    return metrics.exposition()
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,13 +6,24 @@ connections as greenlets instead of one per thread. One worker per core; bcrypt,
 runs on a small native thread pool (it releases the GIL) so a login storm does not stall the event loop.
 """
 
+import glob
 import multiprocessing
 import os
+import tempfile
 
 import pymysql
 from dotenv import load_dotenv
 
 load_dotenv()
+
+# Prometheus multiprocess mode: each worker keeps its metrics in files here, and GET /metrics adds them up.
+# Set before the workers import prometheus_client; emptied at every start so no old process counts.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    for stale in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(stale)
+else:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="courier-metrics-")
 
 wsgi_app = "app1:create_app()"
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
@@ -62,6 +73,13 @@ def on_starting(server):
             f"MySQL's max_connections ({max_connections}) for everything else: lower WEB_CONCURRENCY or "
             "DB_POOL_SIZE, or raise max_connections."
         )
+
+
+def child_exit(server, worker):
+    """A worker that exits stops counting in the live gauges (open streams, pool in use)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def pre_request(worker, req):

@@ -72,6 +72,13 @@ def from_env():
         "DELIVERY_CODE_KEY": env("DELIVERY_CODE_KEY", ""),
         # Web console: map tiles for the public tracking page (empty: coordinates as text only)
         "MAP_TILE_URL": env("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+        # Prometheus metrics: GET /metrics needs this bearer token (empty: /metrics answers 404); a courier
+        # with an open order and no position for STALE_PING_SECONDS counts as stale; the worker's own metrics
+        # listen on WORKER_METRICS_HOST:WORKER_METRICS_PORT (0: off)
+        "METRICS_TOKEN": env("METRICS_TOKEN", ""),
+        "STALE_PING_SECONDS": int(env("STALE_PING_SECONDS", "300")),
+        "WORKER_METRICS_HOST": env("WORKER_METRICS_HOST", "127.0.0.1"),
+        "WORKER_METRICS_PORT": int(env("WORKER_METRICS_PORT", "0")),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=15),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=30),
         "JWT_TOKEN_LOCATION": ["headers"],

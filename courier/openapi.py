@@ -459,6 +459,7 @@ DATE_FILTERS = [
 SSE = {"text/event-stream": {"schema": {"type": "string"}}}
 PNG = {"image/png": {"schema": {"type": "string", "format": "binary"}}, "image/svg+xml": {"schema": STR}}
 CSV = {"text/csv": {"schema": STR}}
+METRICS_TEXT = {"text/plain": {"schema": STR}}
 
 
 @dataclass
@@ -519,6 +520,9 @@ ROUTES = [
       params=[param("filename", STR, "A file of Swagger UI", "path")]),
     R("get", "/healthz", HEALTH, PUBLIC, (200, "Status"), "The process is up (not the database)"),
     R("get", "/readyz", HEALTH, PUBLIC, (200, "Status"), "The database answers (503 while it does not)"),
+    R("get", "/metrics", HEALTH, PUBLIC, (200, METRICS_TEXT),
+      "Prometheus metrics (Authorization: Bearer METRICS_TOKEN; 404 while METRICS_TOKEN is unset)",
+      errors=(401, 404)),
     R("post", "/signup", AUTH, PUBLIC, (201, "Signup"), "A customer creates their own account",
       body="SIGNUP", errors=(409,)),
     R("post", "/login", AUTH, PUBLIC, (200, "Tokens"), "Log in with email or (admins) username",
@@ -638,7 +642,7 @@ ROUTES = [
 
 # Request bodies whose schema is chosen by a field: POST /register takes either shape.
 COMPOSED_BODIES = {"REGISTER": ("REGISTER_COURIER", "REGISTER_ADMIN")}
-NO_DATABASE = {"/openapi.json", "/docs", "/docs/{filename}", "/healthz", "/"}
+NO_DATABASE = {"/openapi.json", "/docs", "/docs/{filename}", "/healthz", "/", "/metrics"}
 
 
 def request_schemas():

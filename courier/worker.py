@@ -21,7 +21,7 @@ import pymysql
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import mailer, notifications, sms
+from . import mailer, metrics, notifications, sms
 from .db import execute, query, transaction
 
 log = logging.getLogger("courier.worker")
@@ -180,6 +180,7 @@ def finish(row, result, duration_ms, name):
 def process(row, name):
     """Send one claimed row and settle it; returns its new status (None if the claim was lost)."""
     result, duration_ms = attempt(row)
+    metrics.observe_delivery(row, result, duration_ms)
     status = finish(row, result, duration_ms, name)
     level = logging.INFO if result.ok else logging.WARNING
     detail = "" if result.ok else f": {result.error}"
@@ -260,6 +261,7 @@ def run(app, name, batch, poll, lease, stopper):
     log.info("worker %s started (batch %s, poll %ss, lease %ss)", name, batch, poll, lease)
     failures = 0
     while not stopper.stopping:
+        metrics.worker_polled()
         try:
             with app.app_context():
                 done = work_batch(name, batch, lease, stopper)
@@ -315,6 +317,7 @@ def worker_command(once, batch, poll, lease, name):
         return
     stopper = Stopper()
     stopper.install()
+    metrics.serve_worker_metrics(app)
     run(app, name, batch, poll or config["WORKER_POLL_SECONDS"], lease, stopper)
 
 

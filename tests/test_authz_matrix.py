@@ -85,6 +85,8 @@ MATRIX = {
     # Health and documentation: public.
     ("GET", "/healthz"): (lambda c, w: ("/healthz", {}), public(200)),
     ("GET", "/readyz"): (lambda c, w: ("/readyz", {}), public(200)),
+    # Off without METRICS_TOKEN (tests/test_metrics.py covers the token).
+    ("GET", "/metrics"): (lambda c, w: ("/metrics", {}), public(404)),
     ("GET", "/openapi.json"): (lambda c, w: ("/openapi.json", {}), public(200)),
     ("GET", "/docs"): (lambda c, w: ("/docs", {}), public(200)),
     ("GET", "/docs/<path:filename>"): (lambda c, w: ("/docs/swagger-initializer.js", {}), public(200)),
