@@ -4,6 +4,8 @@
 set -eu
 role="${1:-api}"
 [ "$#" -gt 0 ] && shift
+# An env file's empty `WEB_CONCURRENCY=` means "the default" (one per core), but gunicorn itself reads it as a number.
+[ -n "${WEB_CONCURRENCY:-}" ] || unset WEB_CONCURRENCY
 # The HEALTHCHECK (container/healthcheck.py) reads the role to know what to check.
 echo "$role" > /tmp/courier-role
 case "$role" in

@@ -10,6 +10,7 @@ before and after), except the cached base image (container/base-image.sh).
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -52,39 +53,49 @@ def podman(*args, **kwargs):
     return run("podman", *args, **kwargs)
 
 
+CNI_STATE = ("/var/lib/cni/networks", "/run/containers/cni/dnsname")
+
+
 def network_state():
-    """What podman's networking leaves on the host: links, iptables rules and chains, podman networks."""
+    """What podman's networking leaves on the host: links, iptables rules and chains, podman networks, and
+    the CNI plugins' state folders (IP leases, dnsname's dnsmasq configuration)."""
     links = set(re.findall(r"^\d+: ([^:@]+)", run("ip", "-o", "link", "show").stdout, re.M))
     rules = {
         table: set(run("iptables", "-t", table, "-S").stdout.splitlines()) for table in ("filter", "nat")
     }
     networks = set(podman("network", "ls", "--format", "{{.Name}}").stdout.split())
-    return links, rules, networks
+    state = {str(p) for folder in CNI_STATE if Path(folder).is_dir() for p in Path(folder).iterdir()}
+    return links, rules, networks, state
 
 
 def restore_network_state(before):
-    """Remove what podman added since `before`: rules first, then chains, networks and bridges."""
-    links0, rules0, networks0 = before
-    links1, rules1, networks1 = network_state()
-    for network in networks1 - networks0:
+    """Remove what podman added since `before`: networks, rules, then chains, bridges and CNI state."""
+    links0, rules0, networks0, state0 = before
+    for network in set(podman("network", "ls", "--format", "{{.Name}}").stdout.split()) - networks0:
         podman("network", "rm", "-f", network, check=False)
     for table in ("nat", "filter"):
-        added = sorted(set(run("iptables", "-t", table, "-S").stdout.splitlines()) - rules0[table])
-        for rule in (r for r in added if r.startswith("-A ")):
-            run("iptables", "-t", table, "-D", *rule[3:].split(), check=False)
-        for chain in (r.split()[1] for r in added if r.startswith("-N ")):
+        added = set(run("iptables", "-t", table, "-S").stdout.splitlines()) - rules0[table]
+        chains = [rule.split()[1] for rule in added if rule.startswith("-N ")]
+        for rule in sorted(r for r in added if r.startswith("-A ") and r.split()[1] not in chains):
+            run("iptables", "-t", table, "-D", *shlex.split(rule)[1:], check=False)
+        for chain in chains:
             run("iptables", "-t", table, "-F", chain, check=False)
+        for chain in chains:
             run("iptables", "-t", table, "-X", chain, check=False)
+    links1, _, _, state1 = network_state()
     for link in links1 - links0:
         if link.startswith(("cni-", "podman", "veth")):
             run("ip", "link", "delete", link, check=False)
+    for path in state1 - state0:
+        shutil.rmtree(path, ignore_errors=True)
     left = network_state()
     assert left[0] - links0 == set(), f"links left behind: {left[0] - links0}"
     for table in ("filter", "nat"):
         assert left[1][table] - rules0[table] == set(), (
-            f"iptables {table} rules left: {left[1][table] - rules0[table]}"
+            f"iptables {table} left: {left[1][table] - rules0[table]}"
         )
     assert left[2] - networks0 == set(), f"podman networks left: {left[2] - networks0}"
+    assert left[3] - state0 == set(), f"CNI state left: {left[3] - state0}"
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +127,8 @@ def image(podman_env):
     yield IMAGE
     for cid in podman("ps", "-aq", "--filter", f"name={NAME}").stdout.split():
         podman("rm", "-f", cid, check=False)
+    for volume in podman("volume", "ls", "-q", "--filter", f"name={NAME}").stdout.split():
+        podman("volume", "rm", "-f", volume, check=False)
     podman("rmi", "-f", IMAGE, check=False)
     for dangling in set(podman("images", "-q", "--filter", "dangling=true").stdout.split()) - dangling_before:
         podman("rmi", "-f", dangling, check=False)
@@ -373,3 +386,137 @@ def test_compose_file_is_valid(tmp_path):
     assert services["mariadb"]["environment"]["MARIADB_PASSWORD"] == "compose-test"
     assert services["api"]["environment"]["HOST"] == "0.0.0.0"
     assert services["api"]["environment"]["MYSQL_HOST"] == "mariadb"
+
+
+STANDINS = {
+    "MARIADB_IMAGE": ("localhost/courier-standin-mariadb:bookworm", "mariadb.Dockerfile"),
+    "REDIS_IMAGE": ("localhost/courier-standin-redis:bookworm", "redis.Dockerfile"),
+}
+
+
+@pytest.fixture(scope="module")
+def standins(image):
+    """MariaDB and Redis images built from Debian's packages (the official ones cannot be pulled here).
+
+    Built once and kept, like the base image: they are caches, tagged under localhost/.
+    """
+    for tag, dockerfile in STANDINS.values():
+        if podman("image", "exists", tag, check=False).returncode != 0:
+            podman(
+                "build",
+                "--format",
+                "docker",
+                "--pull=never",
+                "--network",
+                "host",
+                "-f",
+                f"container/standins/{dockerfile}",
+                "-t",
+                tag,
+                "container/standins",
+                timeout=900,
+            )
+    return {key: tag for key, (tag, _) in STANDINS.items()}
+
+
+def compose_env_file(folder, **settings):
+    env = (ROOT / ".env.example").read_text()
+    settings = {"MYSQL_PASSWORD": "compose-test", "JWT_SECRET_KEY": JWT_SECRET, **settings}
+    for key, value in settings.items():
+        env, found = re.subn(rf"(?m)^{key}=.*$", f"{key}={value}", env)
+        if not found:
+            env += f"\n{key}={value}\n"
+    (folder / ".env").write_text(env)
+
+
+def test_compose_stack_comes_up(image, standins, tmp_path):
+    """compose.yaml brought up with podman-compose: MariaDB and Redis (the Debian stand-ins), init-db, api,
+    worker. podman 4.3 cannot wait for `service_healthy` (podman-compose ignores the condition below podman
+    4.6) and has no systemd to run health checks, so the test takes the depends_on steps itself: databases,
+    `podman healthcheck run` until healthy, init-db until it exits 0, then api and worker (--no-deps)."""
+    shutil.copy(ROOT / "compose.yaml", tmp_path / "compose.yaml")
+    port = free_port()
+    compose_env_file(
+        tmp_path,
+        METRICS_TOKEN=METRICS_TOKEN,
+        COURIER_IMAGE=image,
+        API_PORT=port,
+        BCRYPT_LOG_ROUNDS=4,
+        **standins,
+    )
+    project = f"{NAME}-compose"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "CONTAINERS_CONF": os.environ["CONTAINERS_CONF"],
+    }
+
+    def compose(*args, check=True, timeout=300):
+        result = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "podman-compose"), "-p", project, *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"podman-compose {' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
+        return result
+
+    def healthy(container, seconds=90):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if podman("healthcheck", "run", container, check=False).returncode == 0:
+                return
+            time.sleep(1)  # waiting for another process to become healthy
+        pytest.fail(
+            f"{container} never became healthy:\n{podman('logs', container, check=False).stderr[-3000:]}"
+        )
+
+    started = time.monotonic()
+    try:
+        compose("up", "-d", "--no-build", "mariadb", "redis")
+        healthy(f"{project}_mariadb_1")
+        healthy(f"{project}_redis_1")
+        compose("up", "-d", "--no-build", "--no-deps", "init-db")
+        code = podman("wait", f"{project}_init-db_1", timeout=120).stdout.strip()
+        assert code == "0", podman("logs", f"{project}_init-db_1").stderr[-3000:]
+        compose("up", "-d", "--no-build", "--no-deps", "api", "worker")
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/readyz", f"{project}_api_1")
+        healthy(f"{project}_api_1")
+        healthy(f"{project}_worker_1")
+        TIMINGS["compose_up_s"] = round(time.monotonic() - started, 1)
+
+        # No demo data (init-db --no-seed): a new customer signs up, logs in and places an order.
+        account = {
+            "name": "Cora Compose",
+            "email": "cora@example.com",
+            "password": "password123",
+            "address": "2 St",
+        }
+        assert http("POST", f"{base}/signup", account)[0] == 201
+        status, body, _ = http(
+            "POST", f"{base}/login", {"email": account["email"], "password": account["password"]}
+        )
+        assert status == 200, body
+        order = {"delivery_address": "3 Compose Lane", "recipient_name": "Rex"}
+        status, body, _ = http("POST", f"{base}/customer/place-order", order, json.loads(body)["token"])
+        assert status == 201, body
+        status, body, _ = http("GET", f"{base}/metrics", token=METRICS_TOKEN)
+        samples = parse_metrics(body)
+        assert samples[("courier_metrics_database_up", frozenset())] == 1
+        assert (
+            samples[("courier_outbox_messages", frozenset({"channel": "email", "status": "pending"}.items()))]
+            == 0
+        )
+        # The MariaDB data lives in the named volume.
+        volumes = podman("volume", "ls", "--format", "{{.Name}}").stdout.split()
+        assert f"{project}_mariadb-data" in volumes and f"{project}_redis-data" in volumes
+    finally:
+        compose("down", "-v", "-t", "10", check=False)
+    assert podman("ps", "-aq", "--filter", f"name={project}").stdout.strip() == ""
+    assert not [v for v in podman("volume", "ls", "-q").stdout.split() if v.startswith(project)]
