@@ -11,7 +11,7 @@ ENV DEBIAN_FRONTEND=noninteractive \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
-    && rm -rf /var/lib/apt/lists/*
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 COPY requirements.txt /tmp/requirements.txt
 # The runtime packages are the ones listed above "# Development and tests"; everything they pull in is
 # pinned by the rest of the file (-c), so nothing unpinned is ever installed.
@@ -25,7 +25,7 @@ FROM ${BASE_IMAGE}
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 tini ca-certificates \
-    && rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/dpkg.log /var/log/apt \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/dpkg.log /var/log/apt \
     && groupadd --system --gid 10001 courier \
     && useradd --system --uid 10001 --gid courier --home-dir /app --no-create-home --shell /usr/sbin/nologin courier
 COPY --from=build /opt/venv /opt/venv

@@ -7,6 +7,7 @@ creates is removed at the end (containers, images, networks, the CNI bridge and 
 before and after), except the cached base image (container/base-image.sh).
 """
 
+import hashlib
 import json
 import os
 import re
@@ -388,19 +389,25 @@ def test_compose_file_is_valid(tmp_path):
     assert services["api"]["environment"]["MYSQL_HOST"] == "mariadb"
 
 
-STANDINS = {
-    "MARIADB_IMAGE": ("localhost/courier-standin-mariadb:bookworm", "mariadb.Dockerfile"),
-    "REDIS_IMAGE": ("localhost/courier-standin-redis:bookworm", "redis.Dockerfile"),
-}
+STANDINS = {"MARIADB_IMAGE": "mariadb", "REDIS_IMAGE": "redis"}
 
 
 @pytest.fixture(scope="module")
 def standins(image):
     """MariaDB and Redis images built from Debian's packages (the official ones cannot be pulled here).
 
-    Built once and kept, like the base image: they are caches, tagged under localhost/.
+    Kept between runs like the base image (they are caches), tagged with a hash of their files so a change
+    rebuilds them; older tags of the same stand-in are removed.
     """
-    for tag, dockerfile in STANDINS.values():
+    folder = ROOT / "container" / "standins"
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        digest.update(path.name.encode() + path.read_bytes())
+    version = digest.hexdigest()[:12]
+    tags = {}
+    for key, name in STANDINS.items():
+        repository = f"localhost/courier-standin-{name}"
+        tag = tags[key] = f"{repository}:{version}"
         if podman("image", "exists", tag, check=False).returncode != 0:
             podman(
                 "build",
@@ -410,13 +417,16 @@ def standins(image):
                 "--network",
                 "host",
                 "-f",
-                f"container/standins/{dockerfile}",
+                str(folder / f"{name}.Dockerfile"),
                 "-t",
                 tag,
-                "container/standins",
+                str(folder),
                 timeout=900,
             )
-    return {key: tag for key, (tag, _) in STANDINS.items()}
+        listed = podman("images", "--format", "{{.Repository}}:{{.Tag}}", repository).stdout.split()
+        for old in set(listed) - {tag}:
+            podman("rmi", "-f", old, check=False)
+    return tags
 
 
 def compose_env_file(folder, **settings):

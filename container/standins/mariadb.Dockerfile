@@ -5,7 +5,7 @@ ARG BASE_IMAGE=debian:bookworm-slim
 FROM ${BASE_IMAGE}
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mariadb-server \
-    && rm -rf /var/lib/apt/lists/* /var/lib/mysql/* \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/lib/mysql/* \
     && mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld /var/lib/mysql
 COPY mariadb-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 COPY mariadb-healthcheck.sh /usr/local/bin/healthcheck.sh
