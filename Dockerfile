@@ -1,7 +1,7 @@
 # The Courier Tracking System image: one image, the command picks the role (api, worker, init-db).
 #   docker build -t courier-tracking .        (make image builds it with podman)
 #   docker run --env-file .env courier-tracking api
-# Python is Debian's; the Python packages are the runtime part of requirements.txt, at its pinned versions.
+# Python is Debian's; the Python packages are requirements.txt's, at its pinned versions.
 ARG BASE_IMAGE=debian:bookworm-slim
 
 FROM ${BASE_IMAGE} AS build
@@ -13,11 +13,9 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 COPY requirements.txt /tmp/requirements.txt
-# The runtime packages are the ones listed above "# Development and tests"; everything they pull in is
-# pinned by the rest of the file (-c), so nothing unpinned is ever installed.
+# requirements.txt is the runtime set, every package pinned (the test tools are in requirements-dev.txt).
 RUN python3 -m venv /opt/venv \
-    && sed -n '1,/^# Development and tests/p' /tmp/requirements.txt | grep -v '^#' > /tmp/runtime.txt \
-    && /opt/venv/bin/pip install --no-compile -r /tmp/runtime.txt -c /tmp/requirements.txt \
+    && /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt \
     && /opt/venv/bin/pip uninstall -y pip setuptools \
     && rm -rf /opt/venv/share
 

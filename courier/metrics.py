@@ -26,7 +26,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from . import db
-from .errors import ApiError, unauthorized
+from .errors import ApiError, error_response, unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -256,13 +256,38 @@ def _instrument_pool(pool):
 
 
 def init_app(app):
-    """Time every request, count pool use and live streams (call after db.init_app)."""
+    """Time every request, count pool use and live streams, and answer GET /metrics (after db.init_app)."""
     app.before_request(_start)
     app.after_request(_finish)
     _instrument_pool(app.extensions["db_pool"])
+    app.wsgi_app = MetricsEndpoint(app.wsgi_app, app)
 
 
 # --- GET /metrics ----------------------------------------------------------------------------------------
+class MetricsEndpoint:
+    """WSGI middleware answering /metrics in front of the app's routes: an operations endpoint, not part of
+    the API (no OpenAPI entry), and a scrape is not counted among the requests it reports."""
+
+    PATH = "/metrics"
+
+    def __init__(self, wsgi_app, app):
+        self.wsgi_app = wsgi_app
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != self.PATH:
+            return self.wsgi_app(environ, start_response)
+        with self.app.request_context(environ):
+            try:
+                if request.method not in ("GET", "HEAD"):
+                    raise ApiError(405, "Method not allowed", "method_not_allowed")
+                authorize()
+                response = exposition()
+            except ApiError as err:
+                response = error_response(err.status, err.message, err.code)
+            return response(environ, start_response)
+
+
 def authorize():
     """/metrics is off without METRICS_TOKEN (404), and takes `Authorization: Bearer <METRICS_TOKEN>`."""
     token = current_app.config.get("METRICS_TOKEN") or ""
