@@ -60,6 +60,13 @@ def test_metrics_needs_the_token(metrics_client, world):
     assert_error(metrics_client.get("/metrics", headers=world.admin.headers), 401, "invalid_metrics_token")
 
 
+def test_metrics_is_read_only_and_not_counted_as_a_request(metrics_client):
+    assert_error(metrics_client.post("/metrics", headers=BEARER), 405, "method_not_allowed")
+    scrape(metrics_client)
+    samples = scrape(metrics_client)
+    assert not [key for key in samples if dict(key[1]).get("route") == "/metrics"]
+
+
 def test_requests_are_counted_by_route_and_status(metrics_client, world):
     before = scrape(metrics_client)
     labels = {"method": "GET", "route": "/customer/track-order/<int:order_id>", "status": "404"}
