@@ -12,13 +12,9 @@ import os
 import shutil
 import tempfile
 
-import pymysql
-from dotenv import load_dotenv
-
-load_dotenv()
-
 # Prometheus multiprocess mode: each worker keeps its metrics in files here, and GET /metrics adds them up.
-# Set before the workers import prometheus_client; emptied at every start so no old process counts.
+# Set before anything imports prometheus_client (the forked workers inherit what this process imported);
+# emptied at every start so no old process counts.
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     for stale in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
@@ -27,31 +23,37 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 else:
     _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="courier-metrics-")
 
+import pymysql  # noqa: E402
+
+from courier.config import from_env  # noqa: E402
+
+config = from_env()  # the app's settings and defaults (courier/config.py SETTINGS)
+
 wsgi_app = "app1:create_app()"
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+bind = f"{config['HOST']}:{config['PORT']}"
 worker_class = "gevent"
-workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
+workers = config["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
 # Concurrent connections (requests and SSE streams) per worker.
-worker_connections = int(os.environ.get("WORKER_CONNECTIONS") or 2000)
+worker_connections = config["WORKER_CONNECTIONS"]
 keepalive = 5
 timeout = 30  # a worker that stops answering the arbiter for this long is restarted
 graceful_timeout = 30
-max_requests = int(os.environ.get("MAX_REQUESTS") or 0)  # 0: workers are never recycled
+max_requests = config["MAX_REQUESTS"]  # 0: workers are never recycled
 accesslog = None  # the app writes its own one-line JSON access log
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info")
+loglevel = config["LOG_LEVEL"]
 
 
 def on_starting(server):
     """Refuse to start when the pools of every worker could exceed MySQL's max_connections."""
-    pool = int(os.environ.get("DB_POOL_SIZE", "10"))
+    pool = config["DB_POOL_SIZE"]
     needed = workers * pool
     try:
         conn = pymysql.connect(
-            host=os.environ.get("MYSQL_HOST", "127.0.0.1"),
-            port=int(os.environ.get("MYSQL_PORT", "3306")),
-            user=os.environ.get("MYSQL_USER", "root"),
-            password=os.environ.get("MYSQL_PASSWORD", ""),
+            host=config["MYSQL_HOST"],
+            port=config["MYSQL_PORT"],
+            user=config["MYSQL_USER"],
+            password=config["MYSQL_PASSWORD"],
             connect_timeout=3,
         )
     except pymysql.err.OperationalError as err:
