@@ -148,7 +148,7 @@ def database():
         cur.execute(f"DROP DATABASE IF EXISTS `{DB_NAME}`")
     conn.close()
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-    for key in client.scan_iter(f"courier-image-{RUN_ID}*"):
+    for key in client.scan_iter(f"*courier-image-{RUN_ID}*"):
         client.delete(key)
     client.close()
 
