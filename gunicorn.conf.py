@@ -27,33 +27,34 @@ import pymysql  # noqa: E402
 
 from courier.config import from_env  # noqa: E402
 
-config = from_env()  # the app's settings and defaults (courier/config.py SETTINGS)
+# Not named `config`: gunicorn reads every top-level name of this file that is one of its settings.
+_settings = from_env()  # the app's settings and defaults (courier/config.py SETTINGS)
 
 wsgi_app = "app1:create_app()"
-bind = f"{config['HOST']}:{config['PORT']}"
+bind = f"{_settings['HOST']}:{_settings['PORT']}"
 worker_class = "gevent"
-workers = config["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
+workers = _settings["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
 # Concurrent connections (requests and SSE streams) per worker.
-worker_connections = config["WORKER_CONNECTIONS"]
+worker_connections = _settings["WORKER_CONNECTIONS"]
 keepalive = 5
 timeout = 30  # a worker that stops answering the arbiter for this long is restarted
 graceful_timeout = 30
-max_requests = config["MAX_REQUESTS"]  # 0: workers are never recycled
+max_requests = _settings["MAX_REQUESTS"]  # 0: workers are never recycled
 accesslog = None  # the app writes its own one-line JSON access log
 errorlog = "-"
-loglevel = config["LOG_LEVEL"]
+loglevel = _settings["LOG_LEVEL"]
 
 
 def on_starting(server):
     """Refuse to start when the pools of every worker could exceed MySQL's max_connections."""
-    pool = config["DB_POOL_SIZE"]
+    pool = _settings["DB_POOL_SIZE"]
     needed = workers * pool
     try:
         conn = pymysql.connect(
-            host=config["MYSQL_HOST"],
-            port=config["MYSQL_PORT"],
-            user=config["MYSQL_USER"],
-            password=config["MYSQL_PASSWORD"],
+            host=_settings["MYSQL_HOST"],
+            port=_settings["MYSQL_PORT"],
+            user=_settings["MYSQL_USER"],
+            password=_settings["MYSQL_PASSWORD"],
             connect_timeout=3,
         )
     except pymysql.err.OperationalError as err:
