@@ -69,9 +69,25 @@ def network_state():
     return links, rules, networks, state
 
 
+def podman_cleanups_running():
+    """podman's own `container cleanup` processes (conmon starts one when a container exits): they tear
+    down the container's network after the fact, so the host is diffed only once they are done."""
+    found = False
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        found = found or (b"podman" in args[0] and b"cleanup" in args)
+    return found
+
+
 def restore_network_state(before):
     """Remove what podman added since `before`: networks, rules, then chains, bridges and CNI state."""
     links0, rules0, networks0, state0 = before
+    deadline = time.monotonic() + 20
+    while podman_cleanups_running() and time.monotonic() < deadline:
+        time.sleep(0.5)  # another process's cleanup, not a clock
     for network in set(podman("network", "ls", "--format", "{{.Name}}").stdout.split()) - networks0:
         podman("network", "rm", "-f", network, check=False)
     for table in ("nat", "filter"):
