@@ -27,34 +27,34 @@ import pymysql  # noqa: E402
 
 from courier.config import from_env  # noqa: E402
 
-# Not named `config`: gunicorn reads every top-level name of this file that is one of its settings.
-_settings = from_env()  # the app's settings and defaults (courier/config.py SETTINGS)
+# Not named `config`: gunicorn reads that name in this file as its own setting (the config file path).
+settings = from_env()  # the app's settings and defaults (courier/config.py SETTINGS)
 
 wsgi_app = "app1:create_app()"
-bind = f"{_settings['HOST']}:{_settings['PORT']}"
+bind = f"{settings['HOST']}:{settings['PORT']}"
 worker_class = "gevent"
-workers = _settings["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
+workers = settings["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
 # Concurrent connections (requests and SSE streams) per worker.
-worker_connections = _settings["WORKER_CONNECTIONS"]
+worker_connections = settings["WORKER_CONNECTIONS"]
 keepalive = 5
 timeout = 30  # a worker that stops answering the arbiter for this long is restarted
 graceful_timeout = 30
-max_requests = _settings["MAX_REQUESTS"]  # 0: workers are never recycled
+max_requests = settings["MAX_REQUESTS"]  # 0: workers are never recycled
 accesslog = None  # the app writes its own one-line JSON access log
 errorlog = "-"
-loglevel = _settings["LOG_LEVEL"]
+loglevel = settings["LOG_LEVEL"]
 
 
 def on_starting(server):
     """Refuse to start when the pools of every worker could exceed MySQL's max_connections."""
-    pool = _settings["DB_POOL_SIZE"]
+    pool = settings["DB_POOL_SIZE"]
     needed = workers * pool
     try:
         conn = pymysql.connect(
-            host=_settings["MYSQL_HOST"],
-            port=_settings["MYSQL_PORT"],
-            user=_settings["MYSQL_USER"],
-            password=_settings["MYSQL_PASSWORD"],
+            host=settings["MYSQL_HOST"],
+            port=settings["MYSQL_PORT"],
+            user=settings["MYSQL_USER"],
+            password=settings["MYSQL_PASSWORD"],
             connect_timeout=3,
         )
     except pymysql.err.OperationalError as err:
