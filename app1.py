@@ -26,6 +26,7 @@ from courier import (
     notifications,
     openapi,
     orders,
+    positions,
     proof,
     requestlog,
     routes,
@@ -89,6 +90,8 @@ def create_app(test_config=None):
     auth.init_app(app)
     limits.init_app(app)
     worker.init_app(app)
+    positions.init_app(app)
+    live.init_app(app)
     app.register_blueprint(api)
     app.cli.add_command(gen_data_command)
     return app
@@ -574,12 +577,12 @@ def customer_track_order(order_id, caller):
 
 @route(
     "GET", "/customer/track-order/<int:order_id>/events", tag=CUSTOMER_TAG, roles=(CUSTOMER,), query=LIVE,
-    responses={200: SSE},
+    responses={200: SSE}, errors=(503,),
 )  # fmt: skip
 def customer_track_order_events(order_id, caller):
-    """Your order live, as Server-Sent Events, full detail; ends when the order is final."""
-    order, _ = tracking.customer_order(order_id, caller.id)
-    return live.stream(order, public=False, max_seconds=live.token_seconds_left())
+    """Your order live, as Server-Sent Events, full detail; ends when the order is final or your session ends."""
+    order, courier = tracking.customer_order(order_id, caller.id)
+    return live.stream(order, False, courier, live.token_seconds_left(), caller.session_id)
 
 
 @route(
@@ -718,8 +721,11 @@ def delivery_confirm_delivery(caller, body):
     responses={200: "LocationResult"}, errors=(404, 409),
 )  # fmt: skip
 def delivery_update_location(caller, body):
-    """Report your position and/or location text, for one or all of your active orders."""
+    """Report your position (no timeline event) or a typed location (an event of your active orders)."""
     lat, lng, location = body.get("latitude"), body.get("longitude"), clean(body.get("location"))
+    recorded_at = body.get("recorded_at")
+    if recorded_at is not None:
+        recorded_at = positions.parse_time(recorded_at, "recorded_at")
     if (lat is None) != (lng is None):
         missing = "longitude" if lng is None else "latitude"
         problem = {missing: "required with the other coordinate"}
@@ -730,9 +736,24 @@ def delivery_update_location(caller, body):
             "location": "required without coordinates",
         }
         raise bad_request("Missing required fields", "missing_fields", problem)
-    ids = tracking.update_location(caller, lat, lng, location, body.get("order_id"))
+    ids, latest = positions.record_ping(caller, lat, lng, location, body.get("order_id"), recorded_at)
     position = {"latitude": lat, "longitude": lng, "location": location}
-    return {"message": "Location updated successfully", "order_ids": ids, "position": position}
+    return {
+        "message": "Location updated successfully",
+        "order_ids": ids,
+        "position": position,
+        "latest": latest,
+    }
+
+
+@route(
+    "POST", "/delivery/locations", tag=COURIER_TAG, roles=(COURIER,), body=schemas.LOCATION_BATCH,
+    responses={200: "LocationBatchResult"},
+)  # fmt: skip
+def delivery_locations(caller, body):
+    """Send up to 500 buffered points (recorded_at each); duplicates skipped, bad points answer 400."""
+    result = positions.record_batch(caller, body["points"])
+    return {"message": "Locations recorded", **result}
 
 
 @route(
@@ -765,8 +786,8 @@ def track(tracking_number):
 )  # fmt: skip
 def track_events(tracking_number):
     """Public tracking, live (Server-Sent Events); ends when the order is final."""
-    order, _ = tracking.public_order(tracking_number)
-    return live.stream(order, public=True)
+    order, courier = tracking.public_order(tracking_number)
+    return live.stream(order, True, courier)
 
 
 if __name__ == "__main__":

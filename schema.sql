@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS auth_sessions (
   expires_at DATETIME(6) NOT NULL,
   revoked_at DATETIME(6) NULL,
   KEY ix_auth_sessions_user (user_type, user_id),
-  KEY ix_auth_sessions_expires (expires_at)
+  KEY ix_auth_sessions_expires (expires_at),
+  KEY ix_auth_sessions_revoked (revoked_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS orders (
@@ -135,7 +136,8 @@ CREATE TRIGGER IF NOT EXISTS order_events_no_update BEFORE UPDATE ON order_event
 CREATE TRIGGER IF NOT EXISTS order_events_no_delete BEFORE DELETE ON order_events FOR EACH ROW
   SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'order_events is append-only';
 
--- Every position a courier reports, oldest first: the trail customers see while Out for Delivery.
+-- Every position a courier reports (pings and batches), in the order the device took them: the trail
+-- customers see while Out for Delivery. Rows older than POSITION_RETENTION_DAYS are purged.
 CREATE TABLE IF NOT EXISTS courier_positions (
   position_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
   delivery_person_id INT UNSIGNED NOT NULL,
@@ -143,7 +145,10 @@ CREATE TABLE IF NOT EXISTS courier_positions (
   longitude DECIMAL(9,6) NULL,
   location VARCHAR(255) NULL,
   created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-  KEY ix_courier_positions_courier (delivery_person_id, created_at),
+  recorded_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+    COMMENT 'when the device took the point (the trail is ordered by it)',
+  KEY ix_courier_positions_trail (delivery_person_id, recorded_at),
+  KEY ix_courier_positions_recorded (recorded_at),
   CONSTRAINT fk_courier_positions_courier FOREIGN KEY (delivery_person_id)
     REFERENCES delivery_persons (delivery_person_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
@@ -278,4 +283,4 @@ CREATE TRIGGER IF NOT EXISTS feedback_order_facts BEFORE INSERT ON feedback FOR 
     NEW.delivery_person_id = (SELECT assigned_to FROM orders WHERE order_id = NEW.order_id);
 
 -- The schema above includes every migration up to this version.
-INSERT IGNORE INTO schema_migrations (version) VALUES (3);
+INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3), (5);

@@ -14,7 +14,7 @@ from flask_jwt_extended import (
     verify_jwt_in_request,
 )
 
-from . import cpu
+from . import cpu, livehub
 from .db import execute, query
 from .errors import bad_request, error_response, forbidden
 
@@ -144,6 +144,11 @@ def revoke_sessions(role, user_id, keep=None):
         " WHERE user_type = %s AND user_id = %s AND revoked_at IS NULL AND session_id <> %s",
         (role, user_id, keep or ""),
     )
+    cache = livehub.hub(current_app)
+    kept = cache.valid.get(keep) if keep else None
+    cache.forget_sessions(role, user_id)
+    if kept is not None:
+        cache.remember_session(keep, role, user_id)
     return count
 
 
@@ -176,13 +181,22 @@ def init_app(app):
         sid, role, sub = payload.get("sid"), payload.get("role"), payload.get("sub")
         if not sid or role not in ROLES or not str(sub).isdigit():
             return True
+        # Access tokens: a session checked a moment ago is not asked again (courier.livehub drops it as
+        # soon as a revocation is seen). Refresh tokens always ask MySQL.
+        sessions = livehub.hub(current_app)
+        access = payload.get("type") == "access"
+        if access and sessions.session_known_valid(sid, role, int(sub)):
+            return False
         row = query(
             "SELECT revoked_at FROM auth_sessions"
             " WHERE session_id = %s AND user_type = %s AND user_id = %s AND expires_at > UTC_TIMESTAMP(6)",
             (sid, role, int(sub)),
             one=True,
         )
-        return row is None or row["revoked_at"] is not None
+        revoked = row is None or row["revoked_at"] is not None
+        if access and not revoked:
+            sessions.remember_session(sid, role, int(sub))
+        return revoked
 
     @jwt.unauthorized_loader
     def missing_token(reason):

@@ -46,11 +46,21 @@ SETTINGS = {
     "LOGIN_LIMIT_PER_ACCOUNT": ("5 per 15 minutes", str),
     "LOGIN_LIMIT_PER_IP": ("50 per 15 minutes", str),
     "LOGIN_LIMIT_KEY_PREFIX": ("courier", str),
-    # Public tracking (GET /track/...) per client; live streams (SSE) poll, beat and end on these
+    # Public tracking (GET /track/...) per client; live streams (SSE): how often each process's one reader
+    # looks for new events, positions and revoked sessions, heartbeats, and the longest stream
     "TRACK_RATE_LIMIT": ("60/minute", str),
     "SSE_POLL_SECONDS": (1.0, float),
     "SSE_HEARTBEAT_SECONDS": (15.0, float),
     "SSE_MAX_SECONDS": (3600.0, float),
+    # Open live streams one API process serves at most; beyond it: 503 with Retry-After
+    "SSE_MAX_STREAMS": (5000, int),
+    # Seconds a login session found live is trusted without asking MySQL again (0: ask every time);
+    # a revocation ends it at once in this process, within SSE_POLL_SECONDS in every other
+    "SESSION_CACHE_SECONDS": (5.0, float),
+    # Courier trail: days of points kept (flask purge-positions, daily in the worker), and the fastest
+    # plausible move between two points (a faster jump is rejected as a GPS error)
+    "POSITION_RETENTION_DAYS": (30, int),
+    "POSITION_MAX_SPEED_KMH": (250.0, float),
     "BCRYPT_LOG_ROUNDS": (12, int),
     # Links in emails and SMS point here (the public tracking page is PUBLIC_BASE_URL/t/<tracking number>)
     "PUBLIC_BASE_URL": ("http://127.0.0.1:5000", lambda text: text.rstrip("/")),

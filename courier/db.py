@@ -54,7 +54,9 @@ def init_pool(app):
         maxcached=app.config["DB_POOL_SIZE"],
         maxconnections=app.config["DB_POOL_SIZE"],
         blocking=True,
-        ping=1,  # check each connection when it is taken from the pool
+        # No ping when a connection is taken from the pool: it cost a round trip per request (as much as
+        # a query). A read on a connection that died idle is reconnected by DBUtils; a transaction pings first.
+        ping=0,
         # Connections run in autocommit; only a transaction left open by begin() is rolled back on return.
         reset=False,
         **connect_args(app.config),
@@ -107,6 +109,11 @@ def transaction():
         finally:
             g.transaction_depth = depth
         return
+    # Connections are not pinged when taken from the pool (see init_pool), and inside a transaction a dead
+    # one is not replaced: touch it first, outside the transaction, where DBUtils replaces a connection that
+    # died while idle (a round trip per write transaction only).
+    with db.cursor() as cur:
+        cur.execute("SELECT 1")
     db.begin()
     g.transaction_depth = 1
     try:

@@ -197,6 +197,15 @@ RESPONSE_SCHEMAS = {
         message=STR,
         order_ids={"type": "array", "items": ID},
         position=shape(["latitude", "longitude", "location"], latitude=NUMBER, longitude=NUMBER),
+        latest={"type": "boolean", "description": "whether this point is now the courier's latest position"},
+    ),
+    "LocationBatchResult": shape(
+        ["message", "received", "stored", "duplicates", "latest_recorded_at"],
+        message=STR,
+        received={"type": "integer", "minimum": 1},
+        stored={"type": "integer", "minimum": 0},
+        duplicates={"type": "integer", "minimum": 0},
+        latest_recorded_at=NULLABLE_TIME,
     ),
 }
 

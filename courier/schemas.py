@@ -96,7 +96,18 @@ UPDATE_LOCATION = obj(
     longitude=LONGITUDE,
     location=text(255, nullable=True),
     order_id=identifier(nullable=True),
+    recorded_at=text(
+        40, nullable=True, description="ISO 8601 date-time the device took the point (default: now)"
+    ),
 )
+# A batch of buffered points (courier.positions): each needs coordinates and the time it was taken.
+POINT = obj(
+    ["latitude", "longitude", "recorded_at"],
+    latitude={"type": "number", "minimum": -90, "maximum": 90},
+    longitude={"type": "number", "minimum": -180, "maximum": 180},
+    recorded_at=text(40, description="ISO 8601 date-time the device took the point"),
+)
+LOCATION_BATCH = obj(["points"], points={"type": "array", "minItems": 1, "maxItems": 500, "items": POINT})
 RAISE_ISSUE = obj(["message"], message=text(5000), order_id=identifier(nullable=True))
 ANSWER_ISSUE = obj(
     ["issue_id"],

@@ -56,10 +56,12 @@ def validate(schema, data):
         raise bad_request("Missing required fields", "missing_fields", fields)
     for error in _validator(schema).iter_errors(data):
         if error.validator == "additionalProperties":
-            allowed = set(schema.get("properties", {}))
-            for name in data:
+            # Nested objects too (e.g. points.3.speed): the path names where the unknown field is.
+            allowed = set(error.schema.get("properties", {}))
+            prefix = "".join(f"{p}." for p in error.absolute_path)
+            for name in error.instance:
                 if name not in allowed:
-                    fields[name] = "unknown field"
+                    fields[f"{prefix}{name}"] = "unknown field"
             continue
         name = ".".join(str(p) for p in error.absolute_path) or "body"
         fields.setdefault(name, _problem(error))

@@ -5,6 +5,9 @@ fresh claim token and a lease (its due_at moves to the end of the lease). It the
 it, guarded by its claim token: sent, failed (parked), or pending again after a backoff with jitter. A worker
 that dies mid-batch holds its rows only until their lease ends; then any worker takes them over. Several
 workers can run at once: SKIP LOCKED hands each due row to exactly one of them.
+
+Once a day (and at start) a worker also deletes courier trail points older than POSITION_RETENTION_DAYS
+(courier.positions.purge, in small batches).
 """
 
 import logging
@@ -21,7 +24,7 @@ import pymysql
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import mailer, metrics, sms, webhooks
+from . import mailer, metrics, positions, sms, webhooks
 from .attempts import Result
 from .db import execute, query, transaction
 
@@ -29,6 +32,7 @@ log = logging.getLogger("courier.worker")
 
 DB_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError)
 MAX_DB_WAIT_SECONDS = 30
+PURGE_EVERY_SECONDS = 24 * 3600  # courier trail retention runs once a day
 ROW_COLUMNS = (
     "notification_id, channel, event_type, event_id, order_id, order_event_id, issue_id, webhook_id, recipient,"
     " payload, status, attempts, max_attempts, give_up_at, due_at, claim_token, claimed_by, created_at"
@@ -253,13 +257,29 @@ def work_batch(name, batch, lease, stopper):
     return len(rows)
 
 
+def purge_if_due(app, last_purge, clock=time.monotonic):
+    """Purge old courier trail points once every PURGE_EVERY_SECONDS; return when it last ran."""
+    now = clock()
+    if last_purge is not None and now - last_purge < PURGE_EVERY_SECONDS:
+        return last_purge
+    with app.app_context():
+        deleted = positions.purge(pause=0.01)
+    log.info(
+        "purged %s courier trail point(s) older than %s days", deleted, app.config["POSITION_RETENTION_DAYS"]
+    )
+    return now
+
+
 def run(app, name, batch, poll, lease, stopper):
-    """Poll and deliver until stopped; a database outage is waited out, never a crash."""
+    """Poll and deliver until stopped; a database outage is waited out, never a crash. Once a day it
+    also purges courier trail points older than POSITION_RETENTION_DAYS."""
     log.info("worker %s started (batch %s, poll %ss, lease %ss)", name, batch, poll, lease)
     failures = 0
+    last_purge = None
     while not stopper.stopping:
         metrics.worker_polled()
         try:
+            last_purge = purge_if_due(app, last_purge)
             with app.app_context():
                 done = work_batch(name, batch, lease, stopper)
             failures = 0

@@ -227,6 +227,10 @@ CALLS = {
         "/delivery/update-location",
         {"json": {"order_id": c.assigned["order_id"], "latitude": 1.0, "longitude": 2.0}},
     ),
+    ("POST", "/delivery/locations"): lambda c, w: (
+        "/delivery/locations",
+        {"json": {"points": [{"latitude": 1.0, "longitude": 2.0, "recorded_at": "2026-01-01T00:00:00Z"}]}},
+    ),
 }
 # Routes about one object of the caller's: another user of the same role gets 404.
 OWNED = {

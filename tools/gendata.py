@@ -247,9 +247,10 @@ def generate(config, orders, echo=print):
         last_order = first_order + orders - 1
         _run(
             cur,
-            "INSERT INTO courier_positions (delivery_person_id, latitude, longitude, location, created_at)"
+            "INSERT INTO courier_positions (delivery_person_id, latitude, longitude, location, created_at,"
+            " recorded_at)"
             " SELECT d.delivery_person_id, 40.7 + g.n / 1000, -74.0 - g.n / 1000, 'On the road',"
-            " UTC_TIMESTAMP(6) - INTERVAL (20 - g.n) MINUTE"
+            " UTC_TIMESTAMP(6) - INTERVAL (20 - g.n) MINUTE, UTC_TIMESTAMP(6) - INTERVAL (20 - g.n) MINUTE"
             " FROM delivery_persons d JOIN _gen_numbers g ON g.n < 20 WHERE d.delivery_person_id >= %s",
             (first_courier,),
         )
