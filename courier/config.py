@@ -25,6 +25,8 @@ def from_env():
         # Reverse proxies in front of the app whose X-Forwarded-For / -Proto to trust (0: none)
         "TRUSTED_PROXIES": int(env("TRUSTED_PROXIES", "0")),
         "DB_POOL_SIZE": int(env("DB_POOL_SIZE", "10")),
+        # Longest wait for a free pooled connection before answering 503
+        "DB_POOL_WAIT_SECONDS": float(env("DB_POOL_WAIT_SECONDS", "1")),
         "JWT_SECRET_KEY": env("JWT_SECRET_KEY", ""),
         "HOST": env("HOST", "127.0.0.1"),
         "PORT": int(env("PORT", "5000")),

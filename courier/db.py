@@ -1,13 +1,15 @@
 """MySQL access: a connection pool per app, one connection per request on `g`, and the init-db command."""
 
 import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 import pymysql
-from dbutils.pooled_db import PooledDB
 from flask import current_app, g
+
+from .pool import Pool
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schema.sql"
@@ -38,24 +40,25 @@ def connect_args(config, database=True):
 
 
 def init_pool(app):
-    """Create the app's pool; connections are opened lazily, so the app starts while MySQL is down."""
-    app.extensions["db_pool"] = PooledDB(
-        creator=pymysql,
-        mincached=0,
-        maxcached=app.config["DB_POOL_SIZE"],
-        maxconnections=app.config["DB_POOL_SIZE"],
-        blocking=True,
-        ping=1,  # check each connection when it is taken from the pool
-        # Connections run in autocommit; only a transaction left open by begin() is rolled back on return.
-        reset=False,
-        **connect_args(app.config),
+    """Create the app's pool; connections are opened lazily, so the app starts while MySQL is down.
+
+    Waiting for a free connection is bounded (DB_POOL_WAIT_SECONDS), and nothing is ever retried by the pool:
+    see courier/pool.py.
+    """
+    app.extensions["db_pool"] = Pool(
+        connect_args(app.config), app.config["DB_POOL_SIZE"], app.config["DB_POOL_WAIT_SECONDS"]
     )
 
 
 def get_db():
-    """The request's connection, taken from the pool on first use."""
+    """The request's connection, taken from the pool on first use.
+
+    Until the database first answers, the request's wait for a connection, the connect and the first
+    statement share one budget of MYSQL_READ_TIMEOUT seconds, so a stalled database costs at most that.
+    """
     if "db" not in g:
-        g.db = current_app.extensions["db_pool"].connection()
+        deadline = time.monotonic() + current_app.config["MYSQL_READ_TIMEOUT"]
+        g.db = current_app.extensions["db_pool"].connection(deadline)
     return g.db
 
 
@@ -71,9 +74,11 @@ def close_db(exc=None):
 
 def query(sql, args=(), one=False):
     """Run a SELECT and return its rows (or the first row, or None, with one=True)."""
-    with get_db().cursor() as cur:
+    db = get_db()
+    with db.cursor() as cur:
         cur.execute(sql, args)
         rows = cur.fetchall()
+    db.settle()
     if one:
         return rows[0] if rows else None
     return list(rows)
@@ -81,8 +86,10 @@ def query(sql, args=(), one=False):
 
 def execute(sql, args=()):
     """Run a write and return the cursor's (lastrowid, rowcount)."""
-    with get_db().cursor() as cur:
+    db = get_db()
+    with db.cursor() as cur:
         cur.execute(sql, args)
+        db.settle()
         return cur.lastrowid, cur.rowcount
 
 
@@ -181,6 +188,13 @@ def create_database(config):
 
 
 def unreachable_message(config, err):
+    code = err.args[0] if err.args else None
+    if code in (1044, 1045):
+        return (
+            f"MySQL at {config['MYSQL_HOST']}:{config['MYSQL_PORT']} refused access for "
+            f"{config['MYSQL_USER']!r} (access denied): {err}\n"
+            "Check MYSQL_USER and MYSQL_PASSWORD (.env) and the account's grants."
+        )
     return (
         f"Cannot reach MySQL at {config['MYSQL_HOST']}:{config['MYSQL_PORT']} "
         f"as {config['MYSQL_USER']!r}: {err}\n"
