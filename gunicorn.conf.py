@@ -12,7 +12,11 @@ import os
 import pymysql
 from dotenv import load_dotenv
 
+from courier import gunicorn_errors
+
 load_dotenv()
+# Requests gunicorn refuses itself (e.g. headers over 8 KB: 431) answer JSON too, not HTML.
+gunicorn_errors.install()
 
 wsgi_app = "app1:create_app()"
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
