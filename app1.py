@@ -127,6 +127,7 @@ def docs_asset(filename):
 
 
 @api.post("/signup")
+@limiter.limit(limits.signup_limit, key_func=limits.signup_ip_key)
 def signup():
     """A customer creates their own account."""
     body = json_body(schemas.SIGNUP)

@@ -83,7 +83,8 @@ CREATE TABLE IF NOT EXISTS orders (
   recipient_phone VARCHAR(40) NULL,
   description VARCHAR(1000) NULL,
   weight_kg DECIMAL(10,3) NULL,
-  idempotency_key VARCHAR(255) NULL,
+  idempotency_key VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL
+    COMMENT 'compared byte for byte',
   request_hash CHAR(64) NULL COMMENT 'sha256 of the placing request, for Idempotency-Key replays',
   created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
@@ -278,4 +279,4 @@ CREATE TRIGGER IF NOT EXISTS feedback_order_facts BEFORE INSERT ON feedback FOR 
     NEW.delivery_person_id = (SELECT assigned_to FROM orders WHERE order_id = NEW.order_id);
 
 -- The schema above includes every migration up to this version.
-INSERT IGNORE INTO schema_migrations (version) VALUES (3);
+INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3), (4);

@@ -38,6 +38,8 @@ def from_env():
         "LOGIN_LIMIT_PER_ACCOUNT": env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes"),
         "LOGIN_LIMIT_PER_IP": env("LOGIN_LIMIT_PER_IP", "50 per 15 minutes"),
         "LOGIN_LIMIT_KEY_PREFIX": env("LOGIN_LIMIT_KEY_PREFIX", "courier"),
+        # Sign-ups (POST /signup) per client address, whatever their outcome
+        "SIGNUP_RATE_LIMIT": env("SIGNUP_RATE_LIMIT", "10 per hour"),
         # Public tracking (GET /track/...) per client; live streams (SSE) poll, beat and end on these
         "TRACK_RATE_LIMIT": env("TRACK_RATE_LIMIT", "60/minute"),
         "SSE_POLL_SECONDS": float(env("SSE_POLL_SECONDS", "1")),

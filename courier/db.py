@@ -9,6 +9,7 @@ import click
 import pymysql
 from flask import current_app, g
 
+from . import emails
 from .pool import Pool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,7 +144,8 @@ def apply_schema(conn):
     """Bring a database to the current schema without dropping anything.
 
     A database that already records migrations gets the pending ones first; then
-    schema.sql (all CREATE ... IF NOT EXISTS) adds whatever tables are missing.
+    schema.sql (all CREATE ... IF NOT EXISTS) adds whatever tables are missing. Returns the accounts whose
+    emails collide once normalised (courier.emails.normalise_stored), left as they are.
     """
     with conn.cursor() as cur:
         cur.execute("SHOW TABLES LIKE 'schema_migrations'")
@@ -160,6 +162,8 @@ def apply_schema(conn):
                 with conn.cursor() as cur:
                     cur.execute("INSERT IGNORE INTO schema_migrations (version) VALUES (%s)", (version,))
     run_sql_file(conn, SCHEMA)
+    # Emails to their one normal form (NFKC, case-folded); accounts that would collide are reported, not merged.
+    return emails.normalise_stored(conn)
 
 
 def is_empty(conn):
@@ -205,11 +209,16 @@ def unreachable_message(config, err):
     )
 
 
-def init_db(config, seed=True):
-    """Create the database if needed, apply the schema, and seed it if it is empty."""
+def init_db(config, seed=True, collisions=None):
+    """Create the database if needed, apply the schema, and seed it if it is empty.
+
+    Accounts whose emails collide once normalised are appended to `collisions` (a list) when given.
+    """
     conn = create_database(config)
     try:
-        apply_schema(conn)
+        found = apply_schema(conn)
+        if collisions is not None:
+            collisions.extend(found)
         seeded = False
         if seed and is_empty(conn):
             run_sql_file(conn, SEED)
@@ -224,10 +233,18 @@ def init_db(config, seed=True):
 def init_db_command(no_seed):
     """Create the database if missing, apply schema.sql and load seed.sql into an empty database."""
     config = current_app.config
+    collisions = []
     try:
-        seeded = init_db(config, seed=not no_seed)
+        seeded = init_db(config, seed=not no_seed, collisions=collisions)
     except pymysql.err.OperationalError as err:
         raise click.ClickException(unreachable_message(config, err)) from err
+    for collision in collisions:
+        accounts = ", ".join(f"{a['user_type']} {a['user_id']} ({a['email']})" for a in collision["accounts"])
+        click.echo(
+            f"Warning: these accounts have the same email once normalised ({collision['email']}) and were "
+            f"left as they are, not merged: {accounts}. Change or close all but one of them.",
+            err=True,
+        )
     click.echo(f"Database {config['MYSQL_DB']} is ready" + (" (demo data loaded)." if seeded else "."))
 
 
