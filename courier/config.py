@@ -11,6 +11,14 @@ log = logging.getLogger(__name__)
 MIN_SECRET_BYTES = 32
 
 
+def _flag_or_none(raw):
+    """'1'/'0' (and true/false) as a bool; empty as None (the setting's default applies)."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    return raw not in ("0", "false", "False")
+
+
 def from_env():
     load_dotenv()
     env = os.environ.get
@@ -69,7 +77,8 @@ def from_env():
         "WEBHOOK_TIMEOUT_SECONDS": float(env("WEBHOOK_TIMEOUT_SECONDS", "10")),
         "WEBHOOK_RETRY_HOURS": float(env("WEBHOOK_RETRY_HOURS", "24")),
         "WEBHOOK_DISABLE_AFTER": int(env("WEBHOOK_DISABLE_AFTER", "50")),
-        "WEBHOOK_ALLOW_PRIVATE": env("WEBHOOK_ALLOW_PRIVATE", "1") not in ("0", "false", "False"),
+        # Unset or empty: private and loopback endpoints are refused, except in debug and tests
+        "WEBHOOK_ALLOW_PRIVATE": _flag_or_none(env("WEBHOOK_ALLOW_PRIVATE", "")),
         # Proof of delivery: wrong codes before the order locks for an admin; key the codes derive from
         # (empty: derived from JWT_SECRET_KEY)
         "POD_MAX_FAILURES": int(env("POD_MAX_FAILURES", "5")),

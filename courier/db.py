@@ -58,8 +58,16 @@ def get_db():
     statement share one budget of MYSQL_READ_TIMEOUT seconds, so a stalled database costs at most that.
     """
     if "db" not in g:
+        # A request that could not get a connection does not wait a second time (e.g. the login limiter
+        # looked the account up first): it fails with the same error at once.
+        if "db_error" in g:
+            raise g.db_error
         deadline = time.monotonic() + current_app.config["MYSQL_READ_TIMEOUT"]
-        g.db = current_app.extensions["db_pool"].connection(deadline)
+        try:
+            g.db = current_app.extensions["db_pool"].connection(deadline)
+        except pymysql.err.Error as err:
+            g.db_error = err
+            raise
     return g.db
 
 
