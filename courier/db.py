@@ -260,7 +260,17 @@ def init_app(app):
     init_pool(app)
     app.teardown_appcontext(close_db)
     app.cli.add_command(init_db_command)
-
-    from .gendata import gen_data_command
-
     app.cli.add_command(gen_data_command)
+
+
+@click.command("gen-data")
+@click.option("--orders", "count", type=click.IntRange(1, 50_000_000), default=1000, show_default=True)
+def gen_data_command(count):
+    """Fill the configured database with COUNT realistic orders (and customers, couriers, events...)."""
+    from tools import gendata  # a development tool, loaded only when this command runs
+
+    if current_app.config["MYSQL_DB"] == "courier1" and not click.confirm(
+        "Add generated data to the demo database courier1?", default=False
+    ):
+        raise click.Abort()
+    gendata.generate(current_app.config, count, echo=click.echo)

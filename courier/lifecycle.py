@@ -3,39 +3,7 @@
 from . import notifications, proof
 from .db import execute, query
 from .errors import ApiError, bad_request, conflict, not_found
-
-ADMIN, CUSTOMER, COURIER = "admin", "customer", "delivery_person"
-FINAL = ("Delivered", "Returned", "Cancelled")
-ACTIVE = ("Assigned", "Picked Up", "In Transit", "Out for Delivery", "Failed Attempt")
-
-# (from, to) -> the roles that may make that move. PRODUCT.md's table, with issue #3's refinement
-# that an admin may cancel any order that is not final.
-TRANSITIONS = {
-    ("Pending", "Assigned"): {ADMIN},
-    ("Assigned", "Assigned"): {ADMIN},  # reassignment, with "reassign": true
-    ("Pending", "Cancelled"): {CUSTOMER, ADMIN},
-    ("Assigned", "Cancelled"): {CUSTOMER, ADMIN},
-    ("Assigned", "Picked Up"): {COURIER},
-    ("Picked Up", "In Transit"): {COURIER},
-    ("Picked Up", "Out for Delivery"): {COURIER},
-    ("In Transit", "Out for Delivery"): {COURIER},
-    ("Out for Delivery", "Delivered"): {COURIER, ADMIN},  # the admin: proof.admin_override, with a reason
-    ("Out for Delivery", "Failed Attempt"): {COURIER},
-    ("Failed Attempt", "Out for Delivery"): {COURIER},
-    ("Failed Attempt", "Returned"): {COURIER, ADMIN},
-    ("Picked Up", "Cancelled"): {ADMIN},
-    ("In Transit", "Cancelled"): {ADMIN},
-    ("Out for Delivery", "Cancelled"): {ADMIN},
-    ("Failed Attempt", "Cancelled"): {ADMIN},
-}
-
-
-def allowed_next(status, role):
-    """The statuses `role` may move an order in `status` to, in lifecycle order."""
-    from .schemas import STATUSES
-
-    targets = {to for (frm, to), roles in TRANSITIONS.items() if frm == status and role in roles}
-    return [s for s in STATUSES if s in targets]
+from .vocabulary import ADMIN, FINAL, TRANSITIONS, allowed_next
 
 
 def check_transition(status, to, role):

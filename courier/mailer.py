@@ -12,29 +12,11 @@ from flask import current_app
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from . import notifications
+from .vocabulary import ORDER_WORDS, REASON_WORDS
 
 # SMTP replies about authentication: a configuration problem, retried (not parked) until it is fixed.
 AUTH_CODES = {530, 534, 535, 538}
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "email"
-
-# Event type -> (the headline of the email, the status shown)
-ORDER_WORDS = {
-    "order.assigned": ("Your parcel has been assigned to a courier", "Assigned"),
-    "order.picked_up": ("Your parcel has been picked up", "Picked Up"),
-    "order.in_transit": ("Your parcel is in transit", "In Transit"),
-    "order.out_for_delivery": ("Your parcel is out for delivery", "Out for Delivery"),
-    "order.delivered": ("Your parcel has been delivered", "Delivered"),
-    "order.failed_attempt": ("We could not deliver your parcel", "Failed Attempt"),
-    "order.returned": ("Your parcel has been returned to the sender", "Returned"),
-    "order.cancelled": ("Your order has been cancelled", "Cancelled"),
-}
-REASON_WORDS = {
-    "recipient_unavailable": "Nobody was available to receive the parcel.",
-    "address_not_found": "The courier could not find the delivery address.",
-    "refused": "The parcel was refused at the door.",
-    "damaged": "The parcel was damaged.",
-    "other": "The courier could not complete the delivery.",
-}
 
 
 @lru_cache(maxsize=1)

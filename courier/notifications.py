@@ -14,6 +14,7 @@ from . import mailer, pagination, sms
 from .db import execute, query, transaction
 from .errors import bad_request, conflict, not_found
 from .middleware import ApiJSONProvider
+from .vocabulary import CUSTOMER_EVENTS, STATUS_EVENTS
 
 
 @dataclass
@@ -26,27 +27,6 @@ class Result:
     permanent: bool = False  # True: retrying cannot help (e.g. the endpoint was deleted)
 
 
-# Events the customer is told about by email and SMS (webhooks may subscribe to every event type).
-CUSTOMER_EVENTS = frozenset(
-    {
-        "order.assigned",
-        "order.picked_up",
-        "order.out_for_delivery",
-        "order.delivered",
-        "order.failed_attempt",
-        "order.returned",
-        "order.cancelled",
-    }
-)
-STATUS_EVENTS = {
-    "Picked Up": "order.picked_up",
-    "In Transit": "order.in_transit",
-    "Out for Delivery": "order.out_for_delivery",
-    "Delivered": "order.delivered",
-    "Failed Attempt": "order.failed_attempt",
-    "Returned": "order.returned",
-    "Cancelled": "order.cancelled",
-}
 ORDER_COLUMNS = (
     "o.order_id, o.tracking_number, o.status, o.customer_id, o.assigned_to, o.pickup_address,"
     " o.delivery_address, o.recipient_name, o.location, o.latitude, o.longitude, o.created_at, o.updated_at,"

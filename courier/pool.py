@@ -63,6 +63,7 @@ class Pool:
         self._idle = []
         self._lock = threading.Lock()
         self._closed = False
+        self.in_use = 0  # connections handed out and not given back yet
 
     def connection(self, deadline=None):
         """A connection for the caller alone; its close() gives it back."""
@@ -75,6 +76,8 @@ class Pool:
         except BaseException:
             self._slots.release()
             raise
+        with self._lock:
+            self.in_use += 1
         if deadline is not None:
             conn._read_timeout = _remaining(deadline, self.read_timeout or 3600)
             conn._write_timeout = _remaining(deadline, self.write_timeout or 3600)
@@ -111,6 +114,8 @@ class Pool:
         conn._write_timeout = self.write_timeout
 
     def _give_back(self, conn):
+        with self._lock:
+            self.in_use -= 1
         try:
             if getattr(conn, "_sock", None) is None:
                 return

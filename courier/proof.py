@@ -11,7 +11,7 @@ import io
 import segno
 from flask import Response, current_app, jsonify
 
-from . import lifecycle
+from . import lifecycle, vocabulary
 from .db import execute, query
 from .errors import ApiError, bad_request, conflict, not_found
 
@@ -149,7 +149,7 @@ def unlock(order_id, actor, reason=None):
     order = _locked_order(order_id)
     if order["delivery_locked_at"] is None:
         raise conflict("Order is not locked", "not_locked", code_failures=order["code_failures"])
-    if order["status"] in lifecycle.FINAL:
+    if order["status"] in vocabulary.FINAL:
         raise conflict(f"Order is {order['status']}, which is final", "order_closed")
     execute("UPDATE orders SET code_failures = 0, delivery_locked_at = NULL WHERE order_id = %s", (order_id,))
     note = f"Delivery code unlocked: {reason}" if reason else "Delivery code unlocked by an admin"

@@ -23,6 +23,7 @@ from flask import current_app
 from . import notifications, pagination
 from .db import execute, query, transaction
 from .errors import ApiError, bad_request, conflict, not_found
+from .vocabulary import EVENT_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +200,6 @@ def _live_row(webhook_id, lock=False):
 
 def create(admin, url, events, description=None):
     """Register an endpoint; the answer is the only place its secret is ever shown."""
-    from .schemas import EVENT_TYPES
-
     check_url(url)
     wanted = set(events)
     stored = ",".join(e for e in EVENT_TYPES if e in wanted)

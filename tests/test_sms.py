@@ -7,8 +7,8 @@ import pytest
 from helpers import count
 from smtp_sink import drain
 
-from courier import notifications, sms
-from courier.schemas import FAILURE_REASONS
+from courier import notifications, sms, vocabulary
+from courier.vocabulary import FAILURE_REASONS
 
 PHONE = "+44 7700 900123"
 LONGEST_NUMBER = "CT" + "W" * 22  # tracking_number is VARCHAR(24)
@@ -54,7 +54,7 @@ def test_log_provider_writes_each_sms_to_the_app_log(app, world, orders, phone, 
 )
 def test_every_text_is_one_gsm7_sms(base_url):
     config = {"PUBLIC_BASE_URL": base_url}
-    for event_type in sorted(notifications.CUSTOMER_EVENTS):
+    for event_type in sorted(vocabulary.CUSTOMER_EVENTS):
         for reason in [None, *FAILURE_REASONS]:
             text = sms.order_text(event_type, LONGEST_NUMBER, reason, config)
             assert len(text) <= sms.MAX_LENGTH, text
