@@ -102,17 +102,17 @@ def init_app(app):
 
 def _key(kind, value):
     """A limiter key; account names are hashed so no email address is stored in Redis."""
-    prefix = current_app.config.get("LOGIN_LIMIT_KEY_PREFIX") or "courier"
+    prefix = current_app.config["LOGIN_LIMIT_KEY_PREFIX"]
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"{prefix}:{kind}:{digest}"
 
 
 def login_limit_per_account():
-    return current_app.config.get("LOGIN_LIMIT_PER_ACCOUNT") or "5 per 15 minutes"
+    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
 
 
 def login_limit_per_ip():
-    return current_app.config.get("LOGIN_LIMIT_PER_IP") or "50 per 15 minutes"
+    return current_app.config["LOGIN_LIMIT_PER_IP"]
 
 
 def _account_of(field, value):
@@ -152,7 +152,7 @@ def login_account_key():
 
 
 def signup_limit():
-    return current_app.config.get("SIGNUP_RATE_LIMIT") or "10 per hour"
+    return current_app.config["SIGNUP_RATE_LIMIT"]
 
 
 def signup_ip_key():
