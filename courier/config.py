@@ -30,7 +30,7 @@ SETTINGS = {
     "TRUSTED_PROXIES": (0, int),
     "DB_POOL_SIZE": (10, int),
     # Longest wait for a free pooled connection before answering 503
-    "DB_POOL_WAIT_SECONDS": (1.0, float),
+    "DB_POOL_WAIT_SECONDS": (3.0, float),
     "JWT_SECRET_KEY": ("", str),
     "HOST": ("127.0.0.1", str),
     "PORT": (5000, int),
