@@ -13,37 +13,36 @@ import pymysql
 from courier import gunicorn_errors
 from courier.config import from_env
 
-# The app's settings and defaults (courier/config.py SETTINGS); not named "config": gunicorn reads every
-# module-level name of this file as its setting of that name, and "config" is its -c option (a path).
-app_config = from_env()
+# Not named `config`: gunicorn reads that name in this file as its own setting (the config file path).
+settings = from_env()  # the app's settings and defaults (courier/config.py SETTINGS)
 # Requests gunicorn refuses itself (e.g. headers over 8 KB: 431) answer JSON too, not HTML.
 gunicorn_errors.install()
 
 wsgi_app = "app1:create_app()"
-bind = f"{app_config['HOST']}:{app_config['PORT']}"
+bind = f"{settings['HOST']}:{settings['PORT']}"
 worker_class = "gevent"
-workers = app_config["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
+workers = settings["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
 # Concurrent connections (requests and SSE streams) per worker.
-worker_connections = app_config["WORKER_CONNECTIONS"]
+worker_connections = settings["WORKER_CONNECTIONS"]
 keepalive = 5
 timeout = 30  # a worker that stops answering the arbiter for this long is restarted
 graceful_timeout = 30
-max_requests = app_config["MAX_REQUESTS"]  # 0: workers are never recycled
+max_requests = settings["MAX_REQUESTS"]  # 0: workers are never recycled
 accesslog = None  # the app writes its own one-line JSON access log
 errorlog = "-"
-loglevel = app_config["LOG_LEVEL"]
+loglevel = settings["LOG_LEVEL"]
 
 
 def on_starting(server):
     """Refuse to start when the pools of every worker could exceed MySQL's max_connections."""
-    pool = app_config["DB_POOL_SIZE"]
+    pool = settings["DB_POOL_SIZE"]
     needed = workers * pool
     try:
         conn = pymysql.connect(
-            host=app_config["MYSQL_HOST"],
-            port=app_config["MYSQL_PORT"],
-            user=app_config["MYSQL_USER"],
-            password=app_config["MYSQL_PASSWORD"],
+            host=settings["MYSQL_HOST"],
+            port=settings["MYSQL_PORT"],
+            user=settings["MYSQL_USER"],
+            password=settings["MYSQL_PASSWORD"],
             connect_timeout=3,
         )
     except pymysql.err.OperationalError as err:

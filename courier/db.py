@@ -90,13 +90,21 @@ def close_db(exc=None):
             pass
 
 
+def _answered(db):
+    """The database answered this request: its later statements get the normal read timeout (courier.pool).
+    A connection from another pool (courier.replica's) has nothing to settle."""
+    settle = getattr(db, "settle", None)
+    if settle is not None:
+        settle()
+
+
 def query(sql, args=(), one=False):
     """Run a SELECT and return its rows (or the first row, or None, with one=True)."""
     db = get_db()
     with db.cursor() as cur:
         cur.execute(sql, args)
         rows = cur.fetchall()
-    db.settle()
+    _answered(db)
     if one:
         return rows[0] if rows else None
     return list(rows)
@@ -107,7 +115,7 @@ def execute(sql, args=()):
     db = get_db()
     with db.cursor() as cur:
         cur.execute(sql, args)
-        db.settle()
+        _answered(db)
         return cur.lastrowid, cur.rowcount
 
 
