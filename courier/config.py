@@ -29,8 +29,9 @@ SETTINGS = {
     # Reverse proxies in front of the app whose X-Forwarded-For / -Proto to trust (0: none)
     "TRUSTED_PROXIES": (0, int),
     "DB_POOL_SIZE": (10, int),
-    # Longest wait for a free pooled connection before answering 503
-    "DB_POOL_WAIT_SECONDS": (3.0, float),
+    # Longest a request waits for the database's first answer (a free pooled connection, connecting, the first
+    # statement) before answering 503
+    "DB_WAIT_SECONDS": (3.0, float),
     # Read replica for public tracking, analytics and the CSV export (empty host: every read on the primary);
     # it is skipped while it lags more than REPLICA_MAX_LAG_SECONDS, checked every REPLICA_CHECK_SECONDS
     "MYSQL_REPLICA_HOST": ("", str),

@@ -52,11 +52,11 @@ def connect_args(config, database=True):
 def init_pool(app):
     """Create the app's pool; connections are opened lazily, so the app starts while MySQL is down.
 
-    Waiting for a free connection is bounded (DB_POOL_WAIT_SECONDS), and nothing is ever retried by the pool:
+    Waiting for a free connection is bounded (DB_WAIT_SECONDS), and nothing is ever retried by the pool:
     see courier/pool.py.
     """
     app.extensions["db_pool"] = Pool(
-        connect_args(app.config), app.config["DB_POOL_SIZE"], app.config["DB_POOL_WAIT_SECONDS"]
+        connect_args(app.config), app.config["DB_POOL_SIZE"], app.config["DB_WAIT_SECONDS"]
     )
 
 
@@ -64,14 +64,14 @@ def get_db():
     """The request's connection, taken from the pool on first use.
 
     Until the database first answers, the request's wait for a connection, the connect and the first
-    statement share one budget of MYSQL_READ_TIMEOUT seconds, so a stalled database costs at most that.
+    statement share one budget of DB_WAIT_SECONDS, so a stalled database costs at most that.
     """
     if "db" not in g:
         # A request that could not get a connection does not wait a second time (e.g. the login limiter
         # looked the account up first): it fails with the same error at once.
         if "db_error" in g:
             raise g.db_error
-        deadline = time.monotonic() + current_app.config["MYSQL_READ_TIMEOUT"]
+        deadline = time.monotonic() + current_app.config["DB_WAIT_SECONDS"]
         try:
             g.db = current_app.extensions["db_pool"].connection(deadline)
         except pymysql.err.Error as err:

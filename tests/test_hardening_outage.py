@@ -226,8 +226,8 @@ def test_make_run_precheck_says_access_denied_for_a_wrong_password():
 
 def test_pool_wait_is_bounded_when_every_connection_is_taken(app):
     """Every pooled connection busy (here: held by other requests): the next request waits at most
-    DB_POOL_WAIT_SECONDS, then answers 503 instead of hanging."""
-    busy = create_app({**_config(), "DB_POOL_SIZE": 1, "DB_POOL_WAIT_SECONDS": 0.5})
+    DB_WAIT_SECONDS, then answers 503 instead of hanging."""
+    busy = create_app({**_config(), "DB_POOL_SIZE": 1, "DB_WAIT_SECONDS": 0.5})
     try:
         pool = busy.extensions["db_pool"]
         held = pool.connection()
