@@ -206,7 +206,10 @@ def docs_asset(filename):
 # --------------------------------------------------------------------------------------------
 
 
-@route("POST", "/signup", tag=AUTH, body=schemas.SIGNUP, responses={201: "Signup"}, errors=(409,))
+@route(
+    "POST", "/signup", tag=AUTH, body=schemas.SIGNUP, responses={201: "Signup"}, errors=(409,),
+    limits=(limiter.limit(limits.signup_limit, key_func=limits.signup_ip_key),),
+)  # fmt: skip
 def signup(body):
     """A customer creates their own account."""
     customer = accounts.create_customer(body)

@@ -84,7 +84,8 @@ CREATE TABLE IF NOT EXISTS orders (
   recipient_phone VARCHAR(40) NULL,
   description VARCHAR(1000) NULL,
   weight_kg DECIMAL(10,3) NULL,
-  idempotency_key VARCHAR(255) NULL,
+  idempotency_key VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL
+    COMMENT 'compared byte for byte',
   request_hash CHAR(64) NULL COMMENT 'sha256 of the placing request, for Idempotency-Key replays',
   created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
@@ -337,4 +338,4 @@ CREATE TABLE IF NOT EXISTS route_stops (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- The schema above includes every migration up to this version.
-INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3), (5), (7);
+INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3), (4), (5), (7);

@@ -29,6 +29,9 @@ SETTINGS = {
     # Reverse proxies in front of the app whose X-Forwarded-For / -Proto to trust (0: none)
     "TRUSTED_PROXIES": (0, int),
     "DB_POOL_SIZE": (10, int),
+    # Longest a request waits for the database's first answer (a free pooled connection, connecting, the first
+    # statement) before answering 503
+    "DB_WAIT_SECONDS": (3.0, float),
     # Read replica for public tracking, analytics and the CSV export (empty host: every read on the primary);
     # it is skipped while it lags more than REPLICA_MAX_LAG_SECONDS, checked every REPLICA_CHECK_SECONDS
     "MYSQL_REPLICA_HOST": ("", str),
@@ -46,6 +49,8 @@ SETTINGS = {
     "LOGIN_LIMIT_PER_ACCOUNT": ("5 per 15 minutes", str),
     "LOGIN_LIMIT_PER_IP": ("50 per 15 minutes", str),
     "LOGIN_LIMIT_KEY_PREFIX": ("courier", str),
+    # Sign-ups (POST /signup) per client address, whatever their outcome
+    "SIGNUP_RATE_LIMIT": ("10 per hour", str),
     # Public tracking (GET /track/...) per client; live streams (SSE): how often each process's one reader
     # looks for new events, positions and revoked sessions, heartbeats, and the longest stream
     "TRACK_RATE_LIMIT": ("60/minute", str),
@@ -85,7 +90,8 @@ SETTINGS = {
     "WEBHOOK_TIMEOUT_SECONDS": (10.0, float),
     "WEBHOOK_RETRY_HOURS": (24.0, float),
     "WEBHOOK_DISABLE_AFTER": (50, int),
-    "WEBHOOK_ALLOW_PRIVATE": (True, boolean),
+    # Endpoints on private or loopback addresses; empty (None): refused except in debug and tests
+    "WEBHOOK_ALLOW_PRIVATE": (None, boolean),
     # Proof of delivery: wrong codes before the order locks for an admin; key the codes derive from
     # (empty: derived from JWT_SECRET_KEY)
     "POD_MAX_FAILURES": (5, int),
