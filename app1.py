@@ -16,6 +16,7 @@ from courier import (
     auth,
     console,
     db,
+    dispatch,
     errors,
     export,
     lifecycle,
@@ -32,12 +33,13 @@ from courier import (
     routes,
     schemas,
     sessions,
+    shifts,
     support,
     tracking,
     webhooks,
     worker,
 )
-from courier.config import check_secret, from_env
+from courier.config import check_dispatch, check_secret, from_env
 from courier.errors import bad_request, unauthorized
 from courier.limits import limiter
 from courier.openapi import ANY, CSV, HTML, JSON_DOC, PNG, SSE
@@ -79,6 +81,7 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
     check_secret(app)
+    check_dispatch(app)
     if app.config.get("TRUSTED_PROXIES"):
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
@@ -106,6 +109,7 @@ CONSOLE, HEALTH, DOCS, AUTH, ADMIN_TAG, NOTIFY = (
     "Admin",
     "Notifications and webhooks",
 )
+DISPATCH_TAG = "Dispatch"
 CUSTOMER_TAG, BOTH_TAG, COURIER_TAG, TRACK = (
     "Customer",
     "Customers and delivery persons",
@@ -204,7 +208,10 @@ def docs_asset(filename):
 # --------------------------------------------------------------------------------------------
 
 
-@route("POST", "/signup", tag=AUTH, body=schemas.SIGNUP, responses={201: "Signup"}, errors=(409,))
+@route(
+    "POST", "/signup", tag=AUTH, body=schemas.SIGNUP, responses={201: "Signup"}, errors=(409,),
+    limits=(limiter.limit(limits.signup_limit, key_func=limits.signup_ip_key),),
+)  # fmt: skip
 def signup(body):
     """A customer creates their own account."""
     customer = accounts.create_customer(body)
@@ -531,6 +538,55 @@ def admin_test_webhook(webhook_id):
     return {"message": "Test event queued", "notification": notification}, 202
 
 
+@route(
+    "GET", "/admin/couriers", tag=DISPATCH_TAG, roles=(ADMIN,), responses={200: "CourierList"},
+    query=(choice("on_shift", ["true", "false"], "Only couriers on (or off) shift"),),
+)  # fmt: skip
+def admin_couriers(query):
+    """Couriers with their capacity, depot, shift hours and on-shift state."""
+    on_shift = None if query["on_shift"] is None else query["on_shift"] == "true"
+    return {"couriers": shifts.list_couriers(on_shift)}
+
+
+@route(
+    "PATCH", "/admin/couriers/<int:courier_id>", tag=DISPATCH_TAG, roles=(ADMIN,),
+    body=schemas.COURIER_SETTINGS, responses={200: "CourierResult"},
+)  # fmt: skip
+def admin_update_courier(courier_id, body):
+    """Set a courier's capacity (kg, parcels), depot and shift hours (UTC)."""
+    with db.transaction():
+        courier = shifts.update_settings(courier_id, body)
+    return {"message": "Courier updated", "courier": courier}
+
+
+@route(
+    "POST", "/admin/dispatch/plans", tag=DISPATCH_TAG, roles=(ADMIN,), body=schemas.PLAN, body_optional=True,
+    responses={201: "Plan"}, errors=(404, 409),
+)  # fmt: skip
+def admin_create_plan(caller, body):
+    """Plan routes for Pending orders over on-shift couriers (VROOM); nothing is assigned yet."""
+    return dispatch.create_plan(caller, body, current_app.config), 201
+
+
+@route(
+    "GET", "/admin/dispatch/plans/<int:plan_id>", tag=DISPATCH_TAG, roles=(ADMIN,), responses={200: "Plan"},
+)  # fmt: skip
+def admin_plan(plan_id):
+    """A stored plan: its routes, unassigned orders with reasons, and whether it was applied."""
+    return dispatch.get_plan(plan_id)
+
+
+@route(
+    "POST", "/admin/dispatch/plans/<int:plan_id>/apply", tag=DISPATCH_TAG, roles=(ADMIN,),
+    responses={200: "PlanApplied"}, errors=(409,),
+)  # fmt: skip
+def admin_apply_plan(plan_id, caller):
+    """Assign every routed order of the plan in one transaction (409 plan_stale if anything changed)."""
+    with db.transaction():
+        assigned = dispatch.apply_plan(plan_id, caller)
+    return {"message": "Plan applied", "plan": dispatch.get_plan(plan_id), "assigned": assigned}
+
+
 # --------------------------------------------------------------------------------------------
 # Customer
 # --------------------------------------------------------------------------------------------
@@ -764,6 +820,42 @@ def delivery_history(caller, query):
     """Your finished orders (Delivered, Returned, Cancelled), newest first."""
     rows, next_cursor = orders.courier_orders(caller.id, query["page"], finished=True)
     return {"orders": rows, "next_cursor": next_cursor}
+
+
+@route(
+    "POST", "/delivery/shift/start", tag=COURIER_TAG, roles=(COURIER,), responses={200: "CourierResult"},
+    errors=(409,),
+)  # fmt: skip
+def delivery_shift_start(caller):
+    """Start your shift: from now on, plans and auto-dispatch include you."""
+    with db.transaction():
+        courier = shifts.start_shift(caller.id)
+    return {"message": "Shift started", "courier": courier}
+
+
+@route(
+    "POST", "/delivery/shift/end", tag=COURIER_TAG, roles=(COURIER,), responses={200: "CourierResult"},
+    errors=(409,),
+)  # fmt: skip
+def delivery_shift_end(caller):
+    """End your shift: plans and auto-dispatch leave you out."""
+    with db.transaction():
+        courier = shifts.end_shift(caller.id)
+    return {"message": "Shift ended", "courier": courier}
+
+
+@route("GET", "/delivery/route", tag=COURIER_TAG, roles=(COURIER,), responses={200: "Route"})
+def delivery_route(caller):
+    """Your remaining stops in route order, with ETAs from where you are (today's latest position)."""
+    return {"route": dispatch.courier_route(caller.id, current_app.config)}
+
+
+@route("POST", "/delivery/route/optimize", tag=COURIER_TAG, roles=(COURIER,), responses={200: "Route"})
+def delivery_route_optimize(caller):
+    """Re-solve your remaining stops from where you are now, and keep the new order."""
+    with db.transaction():
+        route = dispatch.optimize_route(caller.id, current_app.config)
+    return {"message": "Route optimised", "route": route}
 
 
 # --------------------------------------------------------------------------------------------

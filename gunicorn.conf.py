@@ -25,10 +25,13 @@ else:
 
 import pymysql  # noqa: E402
 
+from courier import gunicorn_errors  # noqa: E402
 from courier.config import from_env  # noqa: E402
 
 # Not named `config`: gunicorn reads that name in this file as its own setting (the config file path).
 settings = from_env()  # the app's settings and defaults (courier/config.py SETTINGS)
+# Requests gunicorn refuses itself (e.g. headers over 8 KB: 431) answer JSON too, not HTML.
+gunicorn_errors.install()
 
 wsgi_app = "app1:create_app()"
 bind = f"{settings['HOST']}:{settings['PORT']}"
