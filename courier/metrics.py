@@ -231,23 +231,23 @@ def _counted_stream(body):
 
 
 def _instrument_pool(pool):
-    """Count waits for a pooled connection and keep the in-use gauge current (DBUtils' PooledDB)."""
+    """Count waits for a pooled connection and keep the in-use gauge current (courier.pool.Pool)."""
     take = pool.connection
-    POOL_SIZE.set(pool._maxconnections or 0)
+    POOL_SIZE.set(pool.size)
 
     def connection(*args, **kwargs):
-        full = bool(pool._maxconnections) and pool._connections >= pool._maxconnections
+        full = pool.in_use >= pool.size
         started = time.perf_counter()
         conn = take(*args, **kwargs)
         if full:
             POOL_WAITS.inc()
             POOL_WAIT_SECONDS.inc(time.perf_counter() - started)
-        POOL_IN_USE.set(pool._connections)
+        POOL_IN_USE.set(pool.in_use)
         give_back = conn.close
 
         def close():
             give_back()
-            POOL_IN_USE.set(pool._connections)
+            POOL_IN_USE.set(pool.in_use)
 
         conn.close = close
         return conn

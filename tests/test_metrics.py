@@ -140,7 +140,7 @@ def test_pool_waits_are_counted(app):
     app.config["METRICS_TOKEN"] = TOKEN
     pool = app.extensions["db_pool"]
     waits_before = REGISTRY.get_sample_value("courier_db_pool_waits_total")
-    held = [pool.connection() for _ in range(pool._maxconnections)]
+    held = [pool.connection() for _ in range(pool.size)]
     assert REGISTRY.get_sample_value("courier_db_pool_connections_in_use") == len(held)
     waiting = threading.Event()
     got = []
@@ -156,7 +156,7 @@ def test_pool_waits_are_counted(app):
     waiting.wait(5)
     # Give one connection back once the thread blocks on the pool's condition (no fixed sleep).
     for _ in range(500):
-        if pool._lock._waiters:
+        if pool._slots._cond._waiters:
             break
         thread.join(0.01)
     held.pop().close()
