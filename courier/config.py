@@ -9,6 +9,14 @@ from dotenv import load_dotenv
 
 log = logging.getLogger(__name__)
 MIN_SECRET_BYTES = 32
+POD_REQUIRE_CHOICES = ("code", "photo", "signature", "any")
+
+
+def _choice(value, name, choices):
+    """A setting that must be one of a few words; anything else stops the app at start."""
+    if value not in choices:
+        raise RuntimeError(f"{name} must be one of: {', '.join(choices)} (not {value!r})")
+    return value
 
 
 def from_env():
@@ -70,6 +78,20 @@ def from_env():
         # (empty: derived from JWT_SECRET_KEY)
         "POD_MAX_FAILURES": int(env("POD_MAX_FAILURES", "5")),
         "DELIVERY_CODE_KEY": env("DELIVERY_CODE_KEY", ""),
+        # Photo and signature proof: what Delivered requires (code, photo, signature or any of them), the
+        # largest file accepted, and where files are kept (a local directory, or an S3-compatible bucket)
+        "POD_REQUIRE": _choice(env("POD_REQUIRE", "code"), "POD_REQUIRE", POD_REQUIRE_CHOICES),
+        "POD_MAX_UPLOAD_BYTES": int(env("POD_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
+        "POD_STORAGE": _choice(env("POD_STORAGE", "local"), "POD_STORAGE", ("local", "s3")),
+        "POD_STORAGE_DIR": env("POD_STORAGE_DIR", "var/pod"),
+        "POD_S3_BUCKET": env("POD_S3_BUCKET", ""),
+        "POD_S3_PREFIX": env("POD_S3_PREFIX", "pod/"),
+        "POD_S3_ENDPOINT_URL": env("POD_S3_ENDPOINT_URL", ""),
+        "POD_S3_REGION": env("POD_S3_REGION", ""),
+        # Bulk CSV import of orders: rows and bytes per file, and rows per transaction
+        "IMPORT_MAX_ROWS": int(env("IMPORT_MAX_ROWS", "10000")),
+        "IMPORT_MAX_BYTES": int(env("IMPORT_MAX_BYTES", str(16 * 1024 * 1024))),
+        "IMPORT_BATCH_ROWS": int(env("IMPORT_BATCH_ROWS", "500")),
         # Web console: map tiles for the public tracking page (empty: coordinates as text only)
         "MAP_TILE_URL": env("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=15),
