@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app1
 
-.PHONY: run serve bench test lint format venv env db check-db clean fuzz postman chromium screenshots
+.PHONY: run serve bench test lint format venv env db check-db clean fuzz postman chromium zbar screenshots
 
 run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data, and a notification worker
 	$(FLASK) init-db
@@ -19,7 +19,7 @@ serve: venv env check-db  ## Production-style: gunicorn with gevent workers (see
 bench: venv env check-db  ## Load-test the production server with wrk on 1k and 1M orders; writes bench/RESULTS.md
 	$(BIN)/python bench/run.py
 
-test: venv check-db chromium  ## Lint, then run the test suite (browser tests included) against a throwaway database
+test: venv check-db chromium zbar  ## Lint, then run the test suite (browser tests included) against a throwaway database
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -31,6 +31,14 @@ chromium:  ## Install Debian's chromium for the browser tests if /usr/bin/chromi
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null || { \
 			echo "Could not install chromium: run 'apt-get install chromium' as root"; exit 1; }; }
+
+# The label tests read the printed barcodes back with zbar (pyzbar loads Debian's libzbar0).
+zbar:  ## Install Debian's libzbar0 for the label tests if it is missing (needs root)
+	@ldconfig -p | grep -q 'libzbar\.so\.0' || { \
+		echo "libzbar0 is missing: installing Debian's libzbar0 for the label tests (apt-get, as root)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq libzbar0 >/dev/null || { \
+			echo "Could not install libzbar0: run 'apt-get install libzbar0' as root"; exit 1; }; }
 
 screenshots: venv check-db chromium  ## Run the browser tests and refresh the README's docs/screenshots/*.png
 	UPDATE_DOC_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser

@@ -3,7 +3,7 @@
 Handlers stay thin: parse, authorise (require_role first), call a courier.* module, respond.
 """
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from courier import (
@@ -14,6 +14,8 @@ from courier import (
     db,
     errors,
     export,
+    imports,
+    labels,
     lifecycle,
     limits,
     live,
@@ -21,6 +23,7 @@ from courier import (
     notifications,
     openapi,
     orders,
+    pod_files,
     proof,
     requestlog,
     schemas,
@@ -246,6 +249,44 @@ def admin_orders_export():
     require_role(ADMIN)
     where, args = admin_order_filters()
     return export.orders_csv(where, args)
+
+
+@api.get("/admin/orders/<int:order_id>/label")
+def admin_order_label(order_id):
+    """Any order's 4x6 inch shipping label: PDF, or ?format=zpl for thermal printers."""
+    require_role(ADMIN)
+    fmt = choice_arg("format", labels.FORMATS) or "pdf"
+    return labels.label_response([labels.label_order(order_id)], fmt)
+
+
+@api.post("/admin/labels")
+def admin_labels():
+    """One PDF (or ZPL) of up to 500 orders' labels, one per page, in the order given."""
+    require_role(ADMIN)
+    fmt = choice_arg("format", labels.FORMATS) or "pdf"
+    body = json_body(schemas.LABELS)
+    return labels.label_response(labels.label_orders(body["order_ids"]), fmt)
+
+
+@api.get("/admin/orders/<int:order_id>/proof")
+def admin_order_proof(order_id):
+    """What proves an order's delivery (or failed attempt); ?file=<proof_id> gives one photo or signature."""
+    require_role(ADMIN)
+    return pod_files.proof_response(order_id, None, int_arg("file"))
+
+
+@api.post("/admin/orders/import")
+def admin_import_orders():
+    """Create orders for any customers from a CSV file (customer_id column); ?dry_run=true validates only."""
+    caller = require_role(ADMIN)
+    return imports.import_response(caller, customer_id=None)
+
+
+@api.get("/admin/orders/import/template.csv")
+def admin_import_template():
+    """The CSV header (and one example row) POST /admin/orders/import takes."""
+    require_role(ADMIN)
+    return imports.template_response(with_customer=True)
 
 
 @api.get("/admin/analytics")
@@ -490,6 +531,35 @@ def customer_delivery_code(order_id):
     return proof.customer_code(order_id, caller.id)
 
 
+@api.get("/customer/orders/<int:order_id>/label")
+def customer_order_label(order_id):
+    """Your order's 4x6 inch shipping label: PDF, or ?format=zpl for thermal printers."""
+    caller = require_role(CUSTOMER)
+    fmt = choice_arg("format", labels.FORMATS) or "pdf"
+    return labels.label_response([labels.label_order(order_id, caller.id)], fmt)
+
+
+@api.get("/customer/orders/<int:order_id>/proof")
+def customer_order_proof(order_id):
+    """What proves your order's delivery (or failed attempt); ?file=<proof_id> gives one photo or signature."""
+    caller = require_role(CUSTOMER)
+    return pod_files.proof_response(order_id, caller.id, int_arg("file"))
+
+
+@api.post("/customer/orders/import")
+def customer_import_orders():
+    """Place many of your own orders from a CSV file; ?dry_run=true validates only."""
+    caller = require_role(CUSTOMER)
+    return imports.import_response(caller, customer_id=caller.id)
+
+
+@api.get("/customer/orders/import/template.csv")
+def customer_import_template():
+    """The CSV header (and one example row) POST /customer/orders/import takes."""
+    require_role(CUSTOMER)
+    return imports.template_response(with_customer=False)
+
+
 @api.get("/customer/preferences")
 def customer_preferences():
     """Which notifications the customer gets (email, SMS)."""
@@ -578,6 +648,29 @@ def delivery_confirm_delivery():
             code=body["code"],
         )
     return {"message": "Delivery confirmed", "order": orders.get_order(body["order_id"])}
+
+
+@api.post("/delivery/orders/<int:order_id>/proof")
+def delivery_order_proof(order_id):
+    """Set Delivered (or Failed Attempt) with a photo and/or signature, as multipart form data."""
+    caller = require_role(COURIER)
+    form = pod_files.parse_form(current_app.config)
+    with db.transaction():
+        event_id = lifecycle.courier_update(
+            order_id,
+            caller.id,
+            form.status,
+            caller,
+            note=form.note,
+            location=form.location,
+            reason=form.reason,
+            code=form.code,
+            captured=form.kinds(),
+        )
+        pod_files.store(order_id, event_id, caller.id, form.files)
+    order = orders.get_order(order_id)
+    order["proof"] = pod_files.proof_summary(order_id)
+    return {"message": "Status updated with proof", "order": order}
 
 
 @api.patch("/delivery/update-location")

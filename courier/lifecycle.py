@@ -1,6 +1,6 @@
 """The order lifecycle: who may move an order from which status to which, and the evented, locked change."""
 
-from . import notifications, proof
+from . import notifications, pod_files
 from .db import execute, query
 from .errors import ApiError, bad_request, conflict, not_found
 
@@ -157,10 +157,13 @@ def cancel(order_id, actor, reason=None, customer_id=None):
     add_event(order_id, "status", "Cancelled", actor, note=reason or "Cancelled")
 
 
-def courier_update(order_id, courier_id, status, actor, note=None, location=None, reason=None, code=None):
-    """A courier's status change on an order assigned to them; Delivered needs the proof-of-delivery code.
+def courier_update(
+    order_id, courier_id, status, actor, note=None, location=None, reason=None, code=None, captured=()
+):
+    """A courier's status change on an order assigned to them; Delivered needs the proof POD_REQUIRE names
+    (by default the proof-of-delivery code). captured: the kinds of files sent with it ("photo", "signature").
 
-    Call inside a transaction.
+    Call inside a transaction; returns the new event's id.
     """
     if status == "Failed Attempt" and not reason:
         raise bad_request(
@@ -174,10 +177,10 @@ def courier_update(order_id, courier_id, status, actor, note=None, location=None
     check_transition(order["status"], status, actor.role)
     proved_by = None
     if status == "Delivered":
-        proof.check_code(order, code, actor)  # 400 without a code, 422 wrong (counted), 409 locked
-        proved_by = "code"
+        # 400 without what POD_REQUIRE asks for, 422 a wrong code (counted), 409 locked
+        proved_by = pod_files.check_delivery_proof(order, code, captured, actor)
     set_status(order_id, status, location=location)
-    add_event(
+    return add_event(
         order_id,
         "status",
         status,

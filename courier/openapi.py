@@ -48,7 +48,11 @@ def page_of(key, item):
 
 
 # How a Delivered event was proven (proof of delivery); null on every other event.
-PROOF = {"enum": ["code", "admin_override", None], "description": "How a Delivered event was proven"}
+PROOF = {
+    "type": ["string", "null"],
+    "pattern": "^(admin_override|(code|photo|signature)(,(photo|signature))*)$",
+    "description": "How a Delivered event was proven: admin_override, or what was checked, e.g. code or photo,signature",
+}
 
 # Response bodies (request bodies come from courier/schemas.py).
 RESPONSE_SCHEMAS = {
@@ -402,14 +406,72 @@ RESPONSE_SCHEMAS.update(
     }
 )
 
+# Issue 17: proof files and CSV imports.
+RESPONSE_SCHEMAS.update(
+    {
+        "OrderProof": shape(
+            ["order_id", "status", "proof"],
+            order_id=ID,
+            status={"enum": schemas.STATUSES},
+            proof=shape(
+                ["delivered", "delivered_at", "proved_by", "files"],
+                delivered=BOOL,
+                delivered_at=NULLABLE_TIME,
+                proved_by={
+                    "type": "array",
+                    "items": STR,
+                    "description": 'e.g. ["code"], ["photo", "signature"]',
+                },
+                files={
+                    "type": "array",
+                    "items": shape(
+                        ["proof_id", "kind", "status", "content_type", "size_bytes", "sha256", "captured_at"],
+                        proof_id=ID,
+                        kind={"enum": ["photo", "signature"]},
+                        status={"enum": schemas.STATUSES, "description": "Captured with this status change"},
+                        content_type=STR,
+                        size_bytes={"type": "integer", "minimum": 1},
+                        sha256={"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                        captured_at=TIME,
+                        url={"type": "string", "description": "Where to fetch the file"},
+                    ),
+                },
+            ),
+        ),
+        "ImportReport": shape(
+            ["import_id", "dry_run", "atomic", "rows", "valid", "invalid", "created", "results"],
+            import_id=NULLABLE_ID,
+            dry_run=BOOL,
+            atomic=BOOL,
+            rows={"type": "integer", "minimum": 0},
+            valid={"type": "integer", "minimum": 0},
+            invalid={"type": "integer", "minimum": 0},
+            created={"type": "integer", "minimum": 0},
+            message=STR,
+            results={
+                "type": "array",
+                "items": shape(
+                    ["row", "order_id", "tracking_number"],
+                    row={"type": "integer", "description": "Line number in the file (the header is line 1)"},
+                    order_id=NULLABLE_ID,
+                    tracking_number=NULLABLE_STR,
+                    errors={"type": "object", "additionalProperties": STR, "description": "Column: problem"},
+                    values={"type": "object", "additionalProperties": STR, "description": "The row's cells"},
+                ),
+            },
+        ),
+    }
+)
+
 ERROR_MEANINGS = {
     400: "Malformed, missing or invalid input (also a body that is not JSON, or an unknown field)",
     401: "No, bad, expired or revoked token",
     403: "Authenticated, but not with a role allowed here",
     404: "No such object, or one that belongs to someone else",
     409: "Conflict with the current state (duplicate, illegal status move, lost race)",
-    413: "Request body too large (1 MiB at most)",
-    422: "A wrong proof-of-delivery code (counted: too many lock the order for an admin)",
+    413: "Request body too large (1 MiB at most; files: POD_MAX_UPLOAD_BYTES, CSV imports: IMPORT_MAX_BYTES)",
+    422: "A wrong proof-of-delivery code (counted: too many lock the order for an admin), or an import whose"
+    " rows have errors (atomic=true, or none could be created)",
     429: "Rate limited: retry after the Retry-After header's seconds",
     503: "The database is unreachable: retry shortly",
 }
@@ -477,6 +539,7 @@ class Route:
     errors: tuple = ()  # statuses beyond the ones every route of its kind gives
     headers: dict = field(default_factory=dict)  # response headers
     security: str = "access"  # the token a protected route takes: "access" or "refresh"
+    upload: dict | None = None  # a request body other than JSON: {media type: schema} (multipart, CSV)
 
 
 R = Route
@@ -636,6 +699,160 @@ ROUTES = [
 ]
 # fmt: on
 
+# Issue 17: proof files, shipping labels, CSV import.
+BINARY = {"type": "string", "format": "binary"}
+LABEL = {"application/pdf": {"schema": BINARY}, "application/zpl": {"schema": STR}}
+LABEL_FORMAT = param(
+    "format",
+    {"enum": ["pdf", "zpl"], "default": "pdf"},
+    "pdf: a 4x6 inch page per label; zpl: ZPL II for thermal printers (203 dpi)",
+)
+PROOF_FILE = param("file", ID, "A proof_id from the proof's files: answers that photo or signature itself")
+PROOF_ANSWER = {
+    "application/json": {"schema": ref("OrderProof")},
+    "image/jpeg": {"schema": BINARY},
+    "image/png": {"schema": BINARY},
+    "image/svg+xml": {"schema": STR},
+}
+POD_FORM = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {
+            "status": {"enum": ["Delivered", "Failed Attempt"], "default": "Delivered"},
+            "code": {
+                **STR,
+                "maxLength": 64,
+                "description": "The delivery code (as POD_REQUIRE asks; checked if sent)",
+            },
+            "reason": {"enum": schemas.FAILURE_REASONS, "description": "Required with Failed Attempt"},
+            "note": {**STR, "maxLength": 1000},
+            "location": {**STR, "maxLength": 255},
+            "photo": {**BINARY, "description": "JPEG or PNG (by its bytes); re-encoded as JPEG without EXIF"},
+            "signature": {**BINARY, "description": "PNG or SVG (scripts refused); Delivered only"},
+        },
+        "additionalProperties": False,
+    }
+}
+CSV_UPLOAD = {
+    "text/csv": {"type": "string", "description": "The CSV itself (UTF-8, header row first)"},
+    "multipart/form-data": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {"file": BINARY},
+        "additionalProperties": False,
+    },
+}
+IMPORT_PARAMS = [
+    param("dry_run", BOOL, "true: validate only, create nothing (answers 200 with the report)"),
+    param("atomic", BOOL, "true: create nothing if any row has an error (422 with the report)"),
+    param("format", {"enum": ["json", "csv"], "default": "json"}, "csv: the per-row report as a CSV file"),
+    param(
+        "Idempotency-Key",
+        {"type": "string", "minLength": 1, "maxLength": 200},
+        "Retrying the same file with the same key answers the first import's report",
+        "header",
+    ),
+]
+IMPORT_ANSWER = {"application/json": {"schema": ref("ImportReport")}, "text/csv": {"schema": STR}}
+ROUTES += [
+    R(
+        "get",
+        "/admin/orders/{order_id}/label",
+        ADMIN_TAG,
+        (ADMIN,),
+        (200, LABEL),
+        "Any order's 4x6 inch shipping label (PDF, or ZPL)",
+        params=[ORDER_ID, LABEL_FORMAT],
+    ),
+    R(
+        "post",
+        "/admin/labels",
+        ADMIN_TAG,
+        (ADMIN,),
+        (200, LABEL),
+        "One PDF (or ZPL) of up to 500 orders' labels, one per page",
+        body="LABELS",
+        params=[LABEL_FORMAT],
+        errors=(404,),
+    ),
+    R(
+        "get",
+        "/customer/orders/{order_id}/label",
+        CUST_TAG,
+        (CUSTOMER,),
+        (200, LABEL),
+        "Your order's 4x6 inch shipping label (PDF, or ZPL)",
+        params=[ORDER_ID, LABEL_FORMAT],
+    ),
+    R(
+        "get",
+        "/admin/orders/{order_id}/proof",
+        ADMIN_TAG,
+        (ADMIN,),
+        (200, PROOF_ANSWER),
+        "An order's proof of delivery: what was captured, when, SHA-256; ?file= one file",
+        params=[ORDER_ID, PROOF_FILE],
+    ),
+    R(
+        "get",
+        "/customer/orders/{order_id}/proof",
+        CUST_TAG,
+        (CUSTOMER,),
+        (200, PROOF_ANSWER),
+        "Your order's proof of delivery: what was captured, when, SHA-256; ?file= one file",
+        params=[ORDER_ID, PROOF_FILE],
+    ),
+    R(
+        "post",
+        "/delivery/orders/{order_id}/proof",
+        COURIER_TAG,
+        (COURIER,),
+        (200, "OrderResult"),
+        "Set Delivered (or Failed Attempt) with a photo and/or signature (multipart form data)",
+        upload=POD_FORM,
+        params=[ORDER_ID],
+        errors=(409, 422),
+    ),
+    R(
+        "post",
+        "/admin/orders/import",
+        ADMIN_TAG,
+        (ADMIN,),
+        (201, IMPORT_ANSWER),
+        "Create orders for any customers from a CSV file (up to 10,000 rows)",
+        upload=CSV_UPLOAD,
+        params=IMPORT_PARAMS,
+        errors=(409, 422),
+    ),
+    R(
+        "get",
+        "/admin/orders/import/template.csv",
+        ADMIN_TAG,
+        (ADMIN,),
+        (200, CSV),
+        "The CSV header (and an example row) of POST /admin/orders/import",
+    ),
+    R(
+        "post",
+        "/customer/orders/import",
+        CUST_TAG,
+        (CUSTOMER,),
+        (201, IMPORT_ANSWER),
+        "Place many of your own orders from a CSV file (up to 10,000 rows)",
+        upload=CSV_UPLOAD,
+        params=IMPORT_PARAMS,
+        errors=(409, 422),
+    ),
+    R(
+        "get",
+        "/customer/orders/import/template.csv",
+        CUST_TAG,
+        (CUSTOMER,),
+        (200, CSV),
+        "The CSV header (and an example row) of POST /customer/orders/import",
+    ),
+]
+
 # Request bodies whose schema is chosen by a field: POST /register takes either shape.
 COMPOSED_BODIES = {"REGISTER": ("REGISTER_COURIER", "REGISTER_ADMIN")}
 NO_DATABASE = {"/openapi.json", "/docs", "/docs/{filename}", "/healthz", "/"}
@@ -683,7 +900,7 @@ def error_statuses(route):
         statuses.add(503)
     if route.roles:
         statuses |= {401, 403}
-    if route.body:
+    if route.body or route.upload:
         statuses |= {400, 413}
     if any(
         p["in"] == "query" or (p["in"] == "header" and p["name"] != "Authorization") for p in route.params
@@ -721,6 +938,11 @@ def operation(route):
         op["requestBody"] = {
             "required": not route.body_optional,
             "content": {"application/json": {"schema": _body_schema(route.body)}},
+        }
+    if route.upload:
+        op["requestBody"] = {
+            "required": True,
+            "content": {media: {"schema": schema} for media, schema in route.upload.items()},
         }
     if not route.params:
         del op["parameters"]

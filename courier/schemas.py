@@ -162,3 +162,16 @@ WEBHOOK = obj(
     event_types={**WEBHOOK_EVENTS, "description": "Another name for events"},
     description=text(500, nullable=True),
 )
+
+# Issue 17: shipping labels
+LABELS = obj(
+    ["order_ids"],
+    order_ids={
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 500,
+        "uniqueItems": True,
+        "items": identifier(),
+        "description": "The orders to print, one 4x6 inch label per page, in this order (at most 500)",
+    },
+)
