@@ -89,7 +89,9 @@ def test_label_needs_a_token_and_the_right_role(client, world, order):
 
 
 def test_unknown_order_and_bad_format(client, world, order):
-    assert_error(client.get("/admin/orders/999999/label", headers=world.admin.headers), 404, "order_not_found")
+    assert_error(
+        client.get("/admin/orders/999999/label", headers=world.admin.headers), 404, "order_not_found"
+    )
     body = assert_error(
         client.get(f"/admin/orders/{order['order_id']}/label?format=png", headers=world.admin.headers), 400
     )
@@ -129,9 +131,9 @@ def test_zpl_label_follows_the_rules_and_carries_both_barcodes(client, world, or
 
 def test_zpl_escapes_caret_tilde_and_non_ascii(client, world, orders):
     order = orders.place(world.alice, recipient_name="^XZ~JR Zoë_x", delivery_address="1 ^FS Road")
-    text = client.get(f"/admin/orders/{order['order_id']}/label?format=zpl", headers=world.admin.headers).get_data(
-        as_text=True
-    )
+    text = client.get(
+        f"/admin/orders/{order['order_id']}/label?format=zpl", headers=world.admin.headers
+    ).get_data(as_text=True)
     (block,) = assert_valid_zpl(text)
     assert "_5EXZ_7EJR Zo_C3_AB_5Fx" in block
     assert labels.zpl_field("a^b~c_d\\é") == "a_5Eb_7Ec_5Fd_5C_C3_A9"
