@@ -271,6 +271,62 @@ MATRIX = {
     ),
 }
 
+# Proof files, shipping labels and CSV imports.
+IMPORT_CSV = "delivery_address,recipient_name\n1 Import Road,Ivy\n"
+MATRIX.update(
+    {
+        ("GET", "/admin/orders/<int:order_id>/label"): (
+            lambda c, w: (f"/admin/orders/{c.pending['order_id']}/label", {}),
+            only(ADMIN, 200),
+        ),
+        ("POST", "/admin/labels"): (
+            lambda c, w: ("/admin/labels", {"json": {"order_ids": [c.pending["order_id"]]}}),
+            only(ADMIN, 200),
+        ),
+        ("GET", "/customer/orders/<int:order_id>/label"): (
+            lambda c, w: (f"/customer/orders/{c.pending['order_id']}/label", {}),
+            only(CUSTOMER, 200, owner_check=True),
+        ),
+        ("GET", "/admin/orders/<int:order_id>/proof"): (
+            lambda c, w: (f"/admin/orders/{c.delivered['order_id']}/proof", {}),
+            only(ADMIN, 200),
+        ),
+        ("GET", "/customer/orders/<int:order_id>/proof"): (
+            lambda c, w: (f"/customer/orders/{c.delivered['order_id']}/proof", {}),
+            only(CUSTOMER, 200, owner_check=True),
+        ),
+        ("POST", "/delivery/orders/<int:order_id>/proof"): (
+            lambda c, w: (
+                f"/delivery/orders/{c.out_for_delivery['order_id']}/proof",
+                {"data": {"code": c.out_for_delivery["code"]}, "content_type": "multipart/form-data"},
+            ),
+            only(COURIER, 200, owner_check=True),
+        ),
+        ("POST", "/admin/orders/import"): (
+            lambda c, w: (
+                "/admin/orders/import",
+                {
+                    "data": f"customer_id,delivery_address,recipient_name\n{c.users[CUSTOMER].id},1 Import Road,Ivy\n",
+                    "content_type": "text/csv",
+                },
+            ),
+            only(ADMIN, 201),
+        ),
+        ("GET", "/admin/orders/import/template.csv"): (
+            lambda c, w: ("/admin/orders/import/template.csv", {}),
+            only(ADMIN, 200),
+        ),
+        ("POST", "/customer/orders/import"): (
+            lambda c, w: ("/customer/orders/import", {"data": IMPORT_CSV, "content_type": "text/csv"}),
+            only(CUSTOMER, 201),
+        ),
+        ("GET", "/customer/orders/import/template.csv"): (
+            lambda c, w: ("/customer/orders/import/template.csv", {}),
+            only(CUSTOMER, 200),
+        ),
+    }
+)
+
 
 def test_every_route_has_a_matrix_entry():
     missing = [f"{method} {rule}" for method, rule in ROUTES if (method, rule) not in MATRIX]
