@@ -181,11 +181,14 @@ def check_file(kind, data):
     """The file to store for an upload, typed by its own bytes (never by its name or declared type)."""
     if not data:
         raise _refuse(kind, "is empty")
-    if kind == "photo":
-        return _photo(data)
-    if _looks_like_svg(data):
+    if kind == "signature" and _looks_like_svg(data):
         return sanitise_svg(data)
-    return _png_signature(data)
+    try:
+        return _photo(data) if kind == "photo" else _png_signature(data)
+    except ApiError:
+        raise
+    except Exception:  # anything a crafted file makes the decoder or EXIF reader raise
+        raise _refuse(kind, "is a damaged or truncated image") from None
 
 
 def _text(form, name, max_length):

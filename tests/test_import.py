@@ -265,3 +265,13 @@ def test_ten_thousand_rows_import_in_batches_under_30_seconds(client, world, sql
     assert count(sql, "orders") == 10_000 and count(sql, "order_events", "type = 'created'") == 10_000
     assert elapsed < 30, f"10,000 rows took {elapsed:.1f} s"
     print(f"10,000 rows imported in {elapsed:.1f} s")
+
+
+def test_files_larger_than_the_json_body_limit_are_accepted(client, world, sql):
+    """The 1 MiB limit of JSON bodies does not apply: an import may be up to IMPORT_MAX_BYTES."""
+    text = HEADER + "".join(f"\n{world.alice.id},,{n} St,R{n},,{'d' * 990},1" for n in range(1500))
+    assert len(text) > 1.4 * 1024 * 1024
+    for multipart in (False, True):
+        response = post(client, world.admin, text, query="?dry_run=true", multipart=multipart)
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["valid"] == 1500

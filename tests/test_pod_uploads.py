@@ -303,3 +303,14 @@ def test_local_storage_writes_whole_files(tmp_path):
     backend.put("orders/1/a.png", b"abcd", "image/png")
     assert backend.get("orders/1/a.png") == b"abcd"
     assert [p.name for p in (tmp_path / "orders" / "1").iterdir()] == ["a.png"]  # no temporary files left
+
+
+def test_a_photo_larger_than_the_json_body_limit_is_accepted(client, world, orders, out_for_delivery, sql):
+    """The 1 MiB limit of JSON bodies does not apply to files: up to POD_MAX_UPLOAD_BYTES each."""
+    out = io.BytesIO()
+    Image.effect_noise((1200, 1200), 80).convert("RGB").save(out, "PNG")
+    assert len(out.getvalue()) > 1024 * 1024
+    order_id = out_for_delivery["order_id"]
+    response = upload(client, world.dave, order_id, out.getvalue(), code=orders.code(order_id))
+    assert response.status_code == 200, response.get_json()
+    assert count(sql, "order_proofs") == 1
