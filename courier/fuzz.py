@@ -9,6 +9,7 @@ breaks the document. FUZZ_MAX_EXAMPLES (default 30) bounds the examples per oper
 import logging
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,9 @@ def config():
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(hours=2),
         BCRYPT_LOG_ROUNDS=4,
         RATELIMIT_ENABLED=False,
+        POD_STORAGE_DIR=tempfile.mkdtemp(
+            prefix="courier-fuzz-pod-"
+        ),  # proof files of the run, not in the repo
     )
     return cfg
 
@@ -163,6 +167,7 @@ def main():
         server.shutdown()
     finally:
         drop(cfg)
+        shutil.rmtree(cfg["POD_STORAGE_DIR"], ignore_errors=True)
     if failed:
         print(f"fuzz: schemathesis found failures in the {', '.join(failed)} run(s)")
     else:

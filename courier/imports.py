@@ -364,7 +364,7 @@ def run_import(caller, data, own_customer_id, dry_run, atomic, key):
         return 200, report, False
     if atomic and bad:
         report["message"] = "Nothing was created: fix the rows with errors (atomic=true)"
-        return 422, report, False
+        return 422, {**report, "error": report["message"], "code": "invalid_rows"}, False
     import_id, existing = _begin(caller, key, _request_hash(data, atomic), atomic)
     if existing and existing["status"] == "done":
         stored = json.loads(existing["report"])
@@ -378,6 +378,8 @@ def run_import(caller, data, own_customer_id, dry_run, atomic, key):
     report["created"] = sum(1 for entry, *_ in good if entry["order_id"])
     status = 201 if report["created"] else 422
     report["message"] = f"{report['created']} orders created, {len(bad)} rows with errors"
+    if status == 422:  # the error shape, with the report
+        report.update(error="No order was created: every row has errors", code="invalid_rows")
     execute(
         "UPDATE order_imports SET status = 'done', rows_total = %s, rows_created = %s, rows_failed = %s,"
         " report = %s, finished_at = UTC_TIMESTAMP(6) WHERE import_id = %s",

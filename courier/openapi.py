@@ -540,6 +540,7 @@ class Route:
     headers: dict = field(default_factory=dict)  # response headers
     security: str = "access"  # the token a protected route takes: "access" or "refresh"
     upload: dict | None = None  # a request body other than JSON: {media type: schema} (multipart, CSV)
+    also_ok: tuple = ()  # another success: (status, response schema name or a content map)
 
 
 R = Route
@@ -939,6 +940,11 @@ def operation(route):
             "required": not route.body_optional,
             "content": {"application/json": {"schema": _body_schema(route.body)}},
         }
+    if route.also_ok:
+        other, other_content = route.also_ok
+        if isinstance(other_content, str):
+            other_content = {"application/json": {"schema": ref(other_content)}}
+        op["responses"][str(other)] = {"description": "Success", "content": other_content}
     if route.upload:
         op["requestBody"] = {
             "required": True,
