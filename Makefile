@@ -1,12 +1,13 @@
 # Courier Tracking System: `make run` starts the API on the demo database, `make test` runs the suite.
-# Both create the virtualenv, install the pinned dependencies and create the database if missing.
+# Both create the virtualenv and the database if missing; `make run` installs the runtime packages only
+# (requirements.txt), `make test` also the test, lint, fuzz and browser tools (requirements-dev.txt).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app1
 
-.PHONY: run serve bench test lint format venv env db check-db clean fuzz postman chromium zbar screenshots
+.PHONY: run serve bench test lint format venv venv-dev env db check-db clean fuzz postman chromium zbar screenshots
 
 run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data, and a notification worker
 	$(FLASK) init-db
@@ -19,7 +20,7 @@ serve: venv env check-db  ## Production-style: gunicorn with gevent workers (see
 bench: venv env check-db  ## Load-test the production server with wrk on 1k and 1M orders; writes bench/RESULTS.md
 	$(BIN)/python bench/run.py
 
-test: venv check-db chromium zbar  ## Lint, then run the test suite (browser tests included) against a throwaway database
+test: venv-dev check-db chromium zbar  ## Lint, then run the test suite (browser tests included) against a throwaway database
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -40,29 +41,36 @@ zbar:  ## Install Debian's libzbar0 for the label tests if it is missing (needs 
 		apt-get update -qq && apt-get install -y -qq libzbar0 >/dev/null || { \
 			echo "Could not install libzbar0: run 'apt-get install libzbar0' as root"; exit 1; }; }
 
-screenshots: venv check-db chromium  ## Run the browser tests and refresh the README's docs/screenshots/*.png
+screenshots: venv-dev check-db chromium  ## Run the browser tests and refresh the README's docs/screenshots/*.png
 	UPDATE_DOC_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
-fuzz: venv check-db  ## schemathesis against the live /openapi.json as each role, on a throwaway database
-	$(BIN)/python -m courier.fuzz
+fuzz: venv-dev check-db  ## schemathesis against the live /openapi.json as each role, on a throwaway database
+	$(BIN)/python -m tools.fuzz
 
-postman: venv  ## Regenerate docs/postman_collection.json from the OpenAPI document
-	$(BIN)/python -m courier.postman docs/postman_collection.json
+postman: venv-dev  ## Regenerate docs/postman_collection.json from the OpenAPI document
+	$(BIN)/python -m tools.postman docs/postman_collection.json
 
-lint: venv
+lint: venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: venv
+format: venv-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed  ## The runtime packages (requirements.txt)
+
+venv-dev: $(VENV)/.installed-dev  ## The runtime packages and the test, lint, fuzz and browser tools
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed
 
 env: .env  ## Create .env from .env.example with a freshly generated JWT secret
 

@@ -7,38 +7,38 @@ runs on a small native thread pool (it releases the GIL) so a login storm does n
 """
 
 import multiprocessing
-import os
 
 import pymysql
-from dotenv import load_dotenv
 
-load_dotenv()
+from courier.config import from_env
+
+config = from_env()  # the app's settings and defaults (courier/config.py SETTINGS)
 
 wsgi_app = "app1:create_app()"
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+bind = f"{config['HOST']}:{config['PORT']}"
 worker_class = "gevent"
-workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
+workers = config["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
 # Concurrent connections (requests and SSE streams) per worker.
-worker_connections = int(os.environ.get("WORKER_CONNECTIONS") or 2000)
+worker_connections = config["WORKER_CONNECTIONS"]
 keepalive = 5
 timeout = 30  # a worker that stops answering the arbiter for this long is restarted
 graceful_timeout = 30
-max_requests = int(os.environ.get("MAX_REQUESTS") or 0)  # 0: workers are never recycled
+max_requests = config["MAX_REQUESTS"]  # 0: workers are never recycled
 accesslog = None  # the app writes its own one-line JSON access log
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info")
+loglevel = config["LOG_LEVEL"]
 
 
 def on_starting(server):
     """Refuse to start when the pools of every worker could exceed MySQL's max_connections."""
-    pool = int(os.environ.get("DB_POOL_SIZE", "10"))
+    pool = config["DB_POOL_SIZE"]
     needed = workers * pool
     try:
         conn = pymysql.connect(
-            host=os.environ.get("MYSQL_HOST", "127.0.0.1"),
-            port=int(os.environ.get("MYSQL_PORT", "3306")),
-            user=os.environ.get("MYSQL_USER", "root"),
-            password=os.environ.get("MYSQL_PASSWORD", ""),
+            host=config["MYSQL_HOST"],
+            port=config["MYSQL_PORT"],
+            user=config["MYSQL_USER"],
+            password=config["MYSQL_PASSWORD"],
             connect_timeout=3,
         )
     except pymysql.err.OperationalError as err:

@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 import bcrypt  # noqa: E402
 import pymysql  # noqa: E402
 
-from courier import gendata  # noqa: E402
 from courier.config import from_env  # noqa: E402
 from courier.db import connect_args  # noqa: E402
 from courier.pagination import _encode  # noqa: E402
+from tools import gendata  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 RESULTS = ROOT / "bench" / "RESULTS.md"

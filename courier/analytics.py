@@ -19,13 +19,12 @@ from datetime import UTC, datetime, time, timedelta
 
 from .db import query
 from .errors import bad_request
-from .schemas import ISSUE_STATUSES, STATUSES
+from .vocabulary import FINAL as CLOSED
+from .vocabulary import ISSUE_STATUSES, OPEN_ISSUES, STATUSES
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 CHUNK = timedelta(days=31)  # the most one statement reads
-CLOSED = ("Delivered", "Returned", "Cancelled")
-OPEN_ISSUES = ("Open", "In Progress")
 PERCENTILE = 0.9
 BUCKETS_PER_OCTAVE = 128  # histogram resolution: each bucket spans about 0.5 % of its durations
 

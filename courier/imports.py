@@ -13,9 +13,10 @@ import hashlib
 import io
 import json
 import re
+from contextlib import closing
 
 import pymysql
-from flask import Response, current_app, jsonify, request
+from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import lifecycle, notifications, orders, proof, schemas
@@ -60,19 +61,6 @@ def _flag(name):
     raise bad_request(f"{name} must be true or false", "invalid_query", {name: "must be true or false"})
 
 
-def template_response(with_customer):
-    """The CSV template: the header and one example row."""
-    columns = ADMIN_COLUMNS if with_customer else CUSTOMER_COLUMNS
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    writer.writerow([EXAMPLE[name] for name in columns])
-    response = Response(out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = 'attachment; filename="orders-import-template.csv"'
-    return response
-
-
 def _file_bytes(limit):
     """The uploaded CSV: a multipart 'file' field, or the body itself as text/csv."""
     request.max_content_length = limit + 64 * 1024
@@ -83,7 +71,8 @@ def _file_bytes(limit):
                 raise bad_request(
                     "Send the CSV as the multipart field 'file'", "missing_fields", {"file": "required"}
                 )
-            data = upload.stream.read(limit + 1)
+            with closing(upload):  # large parts are spooled to a temporary file: close it now
+                data = upload.stream.read(limit + 1)
         elif request.mimetype in ("text/csv", "application/csv", "text/plain"):
             data = request.get_data(cache=False)
         else:
@@ -373,8 +362,13 @@ def run_import(caller, data, own_customer_id, dry_run, atomic, key):
     good = [(entry, body, customer_id) for entry, body, customer_id, _ in checked if "errors" not in entry]
     actor_name = lifecycle.actor_name(caller)
     size = config["IMPORT_BATCH_ROWS"]
-    for start in range(0, len(good), size):
-        _create_batch(import_id, caller, actor_name, good[start : start + size], addresses)
+    try:
+        for start in range(0, len(good), size):
+            _create_batch(import_id, caller, actor_name, good[start : start + size], addresses)
+    except pymysql.err.IntegrityError:  # another request is running the same import (same key) right now
+        raise conflict(
+            "An import with this Idempotency-Key is running; retry shortly", "import_in_progress"
+        ) from None
     report["created"] = sum(1 for entry, *_ in good if entry["order_id"])
     status = 201 if report["created"] else 422
     report["message"] = f"{report['created']} orders created, {len(bad)} rows with errors"
@@ -416,9 +410,8 @@ def report_csv(report):
     return out.getvalue()
 
 
-def import_response(caller, customer_id):
-    """POST .../orders/import: the JSON report, or with ?format=csv the same report as a CSV file."""
-    dry_run, atomic = _flag("dry_run"), _flag("atomic")
+def import_options():
+    """?dry_run=, ?atomic=, ?format= and the Idempotency-Key header of an import request (400 when bad)."""
     fmt = request.args.get("format") or "json"
     if fmt not in ("json", "csv"):
         raise bad_request(
@@ -427,17 +420,29 @@ def import_response(caller, customer_id):
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key.strip()) <= 200:
         raise bad_request("Idempotency-Key must be 1 to 200 characters", "invalid_header")
+    return {
+        "dry_run": _flag("dry_run"),
+        "atomic": _flag("atomic"),
+        "format": fmt,
+        "key": key.strip() if key else None,
+    }
+
+
+def import_file(caller, customer_id):
+    """POST .../orders/import: (status, report, replayed, format) for the uploaded CSV."""
+    options = import_options()
     data = _file_bytes(current_app.config["IMPORT_MAX_BYTES"])
     status, report, replayed = run_import(
-        caller, data, customer_id, dry_run, atomic, key.strip() if key else None
+        caller, data, customer_id, options["dry_run"], options["atomic"], options["key"]
     )
-    if fmt == "csv":
-        response = Response(report_csv(report), mimetype="text/csv")
-        response.headers["Content-Type"] = "text/csv; charset=utf-8"
-        response.headers["Content-Disposition"] = 'attachment; filename="import-report.csv"'
-    else:
-        response = jsonify(report)
-    response.status_code = status
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+    return status, report, replayed, options["format"]
+
+
+def template_csv(with_customer):
+    """The CSV template: the header and one example row."""
+    columns = ADMIN_COLUMNS if with_customer else CUSTOMER_COLUMNS
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    writer.writerow([EXAMPLE[name] for name in columns])
+    return out.getvalue()

@@ -8,7 +8,7 @@ import io
 import textwrap
 from datetime import UTC, datetime
 
-from flask import Response, current_app
+from flask import current_app
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode import code128, qr
 from reportlab.graphics.shapes import Drawing
@@ -192,8 +192,8 @@ def zpl(order):
     return "\n".join(lines) + "\n"
 
 
-def label_response(orders, fmt="pdf"):
-    """The labels as an attachment: PDF (any number of pages) or ZPL (one ^XA...^XZ block per order)."""
+def render(orders, fmt="pdf"):
+    """(body, media type, file name) of the labels: PDF (one page each) or ZPL (one ^XA...^XZ block each)."""
     if fmt == "zpl":
         body, mimetype, ext = "".join(zpl(order) for order in orders), "application/zpl", "zpl"
     else:
@@ -201,7 +201,4 @@ def label_response(orders, fmt="pdf"):
     name = (
         f"label-{orders[0]['tracking_number']}" if len(orders) == 1 else f"labels-{datetime.now(UTC):%Y%m%d}"
     )
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'inline; filename="{name}.{ext}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return body, mimetype, f"{name}.{ext}"

@@ -21,8 +21,8 @@ from flask_jwt_extended import get_jwt
 
 from . import db
 from .errors import bad_request
-from .lifecycle import FINAL
 from .tracking import TIMELINE_COLUMNS, live_event_json
+from .vocabulary import FINAL
 
 log = logging.getLogger(__name__)
 

@@ -11,30 +11,12 @@ from pathlib import Path
 from flask import current_app
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from . import notifications
+from .attempts import Result
+from .vocabulary import ORDER_WORDS, REASON_WORDS
 
 # SMTP replies about authentication: a configuration problem, retried (not parked) until it is fixed.
 AUTH_CODES = {530, 534, 535, 538}
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "email"
-
-# Event type -> (the headline of the email, the status shown)
-ORDER_WORDS = {
-    "order.assigned": ("Your parcel has been assigned to a courier", "Assigned"),
-    "order.picked_up": ("Your parcel has been picked up", "Picked Up"),
-    "order.in_transit": ("Your parcel is in transit", "In Transit"),
-    "order.out_for_delivery": ("Your parcel is out for delivery", "Out for Delivery"),
-    "order.delivered": ("Your parcel has been delivered", "Delivered"),
-    "order.failed_attempt": ("We could not deliver your parcel", "Failed Attempt"),
-    "order.returned": ("Your parcel has been returned to the sender", "Returned"),
-    "order.cancelled": ("Your order has been cancelled", "Cancelled"),
-}
-REASON_WORDS = {
-    "recipient_unavailable": "Nobody was available to receive the parcel.",
-    "address_not_found": "The courier could not find the delivery address.",
-    "refused": "The parcel was refused at the door.",
-    "damaged": "The parcel was damaged.",
-    "other": "The courier could not complete the delivery.",
-}
 
 
 @lru_cache(maxsize=1)
@@ -127,9 +109,7 @@ def build_message(payload, config):
 
 
 def _failure(exc, code=None, permanent=False):
-    return notifications.Result(
-        False, status_code=code, error=f"{type(exc).__name__}: {exc}"[:1000], permanent=permanent
-    )
+    return Result(False, status_code=code, error=f"{type(exc).__name__}: {exc}"[:1000], permanent=permanent)
 
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -139,7 +119,7 @@ def send(row):
     """Send one queued email over SMTP; a 5xx refusal is permanent, anything else is retried."""
     config = current_app.config
     if not config["SMTP_HOST"]:
-        return notifications.Result(False, error="SMTP_HOST is not set")
+        return Result(False, error="SMTP_HOST is not set")
     msg = build_message(json.loads(row["payload"]), config)
     try:
         smtp = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT_SECONDS"])
@@ -161,7 +141,7 @@ def send(row):
         return _failure(exc)
     finally:
         _close(smtp)
-    return notifications.Result(True, status_code=250)
+    return Result(True, status_code=250)
 
 
 def _needs_tls(smtp, host):

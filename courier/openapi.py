@@ -1,23 +1,19 @@
-"""The OpenAPI 3.1 document, built from the same JSON Schemas (courier/schemas.py) that validate requests,
+"""The OpenAPI 3.1 document, generated from the route declarations (courier/routes.py) and Flask's url_map,
 and the offline Swagger UI page that renders it.
 
 OpenAPI 3.1's schema dialect is JSON Schema 2020-12, the dialect jsonschema validates requests with, so each
-request body below *is* the schema object json_body() checks: the two cannot drift apart. ROUTES is the one
-table of every route; tests/test_openapi.py fails when it and the app's registered routes differ.
+request body in the document *is* the schema object the route's declaration validates with: the two cannot
+drift apart. Response bodies are described here (RESPONSE_SCHEMAS), by the names declarations use.
 """
 
 import json
 import re
-from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
-from flask import Response, abort, request, send_from_directory
+from flask import Response, abort, current_app, request, send_from_directory
 
-from . import orders, pagination, schemas, support
+from . import errors, routes, schemas, tracking, vocabulary
 
-ADMIN, CUSTOMER, COURIER = "admin", "customer", "delivery_person"
-ALL_ROLES = (ADMIN, CUSTOMER, COURIER)
 ID = {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID}
 NULLABLE_ID = {"type": ["integer", "null"], "minimum": 1, "maximum": schemas.MAX_ID}
 TIME = {"type": "string", "format": "date-time"}
@@ -74,7 +70,7 @@ RESPONSE_SCHEMAS = {
     "User": shape(
         ["id", "user_type", "created_at"],
         id=ID,
-        user_type={"enum": schemas.USER_TYPES},
+        user_type={"enum": vocabulary.USER_TYPES},
         name=STR,
         email=STR,
         username=STR,
@@ -89,7 +85,7 @@ RESPONSE_SCHEMAS = {
         tracking_number=STR,
         customer_id=ID,
         assigned_to=NULLABLE_ID,
-        status={"enum": schemas.STATUSES},
+        status={"enum": vocabulary.STATUSES},
         location=NULLABLE_STR,
         pickup_address=STR,
         delivery_address=STR,
@@ -100,6 +96,11 @@ RESPONSE_SCHEMAS = {
         created_at=TIME,
         updated_at=TIME,
         closed_at=NULLABLE_TIME,
+        allowed_next={
+            "type": "array",
+            "items": {"enum": vocabulary.STATUSES},
+            "description": "The statuses you may move this order to now (in lifecycle order)",
+        },
     ),
     "OrderPage": page_of("orders", "Order"),
     "OrderResult": shape(["message", "order"], message=STR, order=ref("Order")),
@@ -133,7 +134,7 @@ RESPONSE_SCHEMAS = {
     "PublicTracking": shape(
         ["tracking_number", "status", "created_at", "updated_at", "last_location", "position", "events"],
         tracking_number=STR,
-        status={"enum": schemas.STATUSES},
+        status={"enum": vocabulary.STATUSES},
         created_at=TIME,
         updated_at=TIME,
         last_location=NULLABLE_STR,
@@ -157,7 +158,7 @@ RESPONSE_SCHEMAS = {
         user_id=ID,
         order_id=NULLABLE_ID,
         message=STR,
-        status={"enum": schemas.ISSUE_STATUSES},
+        status={"enum": vocabulary.ISSUE_STATUSES},
         response=NULLABLE_STR,
         responded_by=NULLABLE_ID,
         responded_at=NULLABLE_TIME,
@@ -188,7 +189,7 @@ RESPONSE_SCHEMAS = {
         refresh_token=STR,
         token_type={"enum": ["Bearer"]},
         expires_in={"type": "integer"},
-        role={"enum": list(ALL_ROLES)},
+        role={"enum": list(vocabulary.ROLES)},
         id=ID,
     ),
     "SessionsEnded": shape(
@@ -263,7 +264,7 @@ def _analytics_schema():
                 "feedback",
             ],
             **{"from": TIME, "to": TIME},
-            orders=shape(["total", "by_status"], total=count, by_status=counts(schemas.STATUSES)),
+            orders=shape(["total", "by_status"], total=count, by_status=counts(vocabulary.STATUSES)),
             orders_per_day={
                 "type": "array",
                 "items": day,
@@ -287,7 +288,7 @@ def _analytics_schema():
             },
             issues=shape(
                 ["by_status", "open"],
-                by_status=counts(schemas.ISSUE_STATUSES),
+                by_status=counts(vocabulary.ISSUE_STATUSES),
                 open={**count, "description": "Open or In Progress now, of any date"},
             ),
             feedback=shape(["ratings", "average_rating"], ratings=count, average_rating=rating),
@@ -296,7 +297,6 @@ def _analytics_schema():
     }
 
 
-# Issue 7: notifications, webhooks, proof of delivery. Issue 8: analytics.
 RESPONSE_SCHEMAS.update(
     {
         "Preferences": shape(
@@ -316,14 +316,14 @@ RESPONSE_SCHEMAS.update(
         "Notification": shape(
             ["notification_id", "channel", "event_type", "event_id", "status", "attempts", "created_at"],
             notification_id=ID,
-            channel={"enum": schemas.CHANNELS},
+            channel={"enum": vocabulary.CHANNELS},
             event_type=STR,
             event_id=STR,
             order_id=NULLABLE_ID,
             issue_id=NULLABLE_ID,
             webhook_id=NULLABLE_ID,
             recipient=STR,
-            status={"enum": schemas.NOTIFICATION_STATUSES},
+            status={"enum": vocabulary.NOTIFICATION_STATUSES},
             attempts={"type": "integer", "minimum": 0},
             max_attempts={"type": ["integer", "null"], "description": "Parked as failed after this many"},
             next_attempt_at=NULLABLE_TIME,
@@ -375,7 +375,7 @@ RESPONSE_SCHEMAS.update(
                     event_id=STR,
                     order_id=NULLABLE_ID,
                     issue_id=NULLABLE_ID,
-                    status={"enum": schemas.NOTIFICATION_STATUSES},
+                    status={"enum": vocabulary.NOTIFICATION_STATUSES},
                     attempts={"type": "integer", "minimum": 0},
                     last_status_code={"type": ["integer", "null"]},
                     last_error=NULLABLE_STR,
@@ -406,13 +406,13 @@ RESPONSE_SCHEMAS.update(
     }
 )
 
-# Issue 17: proof files and CSV imports.
+# Proof files and CSV imports.
 RESPONSE_SCHEMAS.update(
     {
         "OrderProof": shape(
             ["order_id", "status", "proof"],
             order_id=ID,
-            status={"enum": schemas.STATUSES},
+            status={"enum": vocabulary.STATUSES},
             proof=shape(
                 ["delivered", "delivered_at", "proved_by", "files"],
                 delivered=BOOL,
@@ -428,7 +428,10 @@ RESPONSE_SCHEMAS.update(
                         ["proof_id", "kind", "status", "content_type", "size_bytes", "sha256", "captured_at"],
                         proof_id=ID,
                         kind={"enum": ["photo", "signature"]},
-                        status={"enum": schemas.STATUSES, "description": "Captured with this status change"},
+                        status={
+                            "enum": vocabulary.STATUSES,
+                            "description": "Captured with this status change",
+                        },
                         content_type=STR,
                         size_bytes={"type": "integer", "minimum": 1},
                         sha256={"type": "string", "pattern": "^[0-9a-f]{64}$"},
@@ -469,252 +472,29 @@ ERROR_MEANINGS = {
     403: "Authenticated, but not with a role allowed here",
     404: "No such object, or one that belongs to someone else",
     409: "Conflict with the current state (duplicate, illegal status move, lost race)",
-    413: "Request body too large (1 MiB at most; files: POD_MAX_UPLOAD_BYTES, CSV imports: IMPORT_MAX_BYTES)",
+    413: errors.HTTP_MESSAGES[413][0],
     422: "A wrong proof-of-delivery code (counted: too many lock the order for an admin), or an import whose"
-    " rows have errors (atomic=true, or none could be created)",
+    " rows have errors (atomic=true, or none could be created; the body also carries the per-row report)",
     429: "Rate limited: retry after the Retry-After header's seconds",
     503: "The database is unreachable: retry shortly",
 }
 
-
-def param(name, schema, description, where="query", required=False):
-    return {
-        "name": name,
-        "in": where,
-        "required": required or where == "path",
-        "schema": schema,
-        "description": description,
-    }
-
-
-def path_id(name, description):
-    return param(name, {"type": "integer", "minimum": 0}, description, "path")
-
-
-def list_params(sorts, default_sort):
-    """?limit=, ?cursor= and ?sort= of every keyset-paginated list."""
-    limit = {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": pagination.MAX_LIMIT,
-        "default": pagination.DEFAULT_LIMIT,
-    }
-    sort = {"enum": list(sorts), "default": default_sort}
-    return [
-        param(
-            "limit", limit, f"Items per page, {pagination.DEFAULT_LIMIT} by default, at most 100 (more: 400)"
-        ),
-        param(
-            "cursor", STR, "Opaque: the previous page's next_cursor (same sort); absent for the first page"
-        ),
-        param("sort", sort, "Sort order (a leading '-' means descending)"),
-    ]
-
-
-ORDER_SORTS = list(orders.ORDER_SORTS)
-DATE = {"type": "string", "description": "ISO 8601 date (2026-01-31) or date-time (2026-01-31T12:00:00Z)"}
-STATUS_FILTER = param("status", {"enum": schemas.STATUSES}, "Only orders in this status")
-DATE_FILTERS = [
-    param("created_from", DATE, "Only orders created at or after this time (a date: from its start)"),
-    param("created_to", DATE, "Only orders created at or before this time (a date: to its end)"),
-]
+# Response content other than a JSON object of RESPONSE_SCHEMAS, for a declaration's responses.
 SSE = {"text/event-stream": {"schema": {"type": "string"}}}
 PNG = {"image/png": {"schema": {"type": "string", "format": "binary"}}, "image/svg+xml": {"schema": STR}}
 CSV = {"text/csv": {"schema": STR}}
-
-
-@dataclass
-class Route:
-    """One operation: who may call it, what it takes, and what it answers."""
-
-    method: str
-    path: str
-    tag: str
-    roles: tuple  # empty: no login
-    ok: tuple  # (success status, response schema name or a content map)
-    summary: str
-    body: str | None = None  # the name of a request schema in courier/schemas.py
-    body_optional: bool = False
-    params: list = field(default_factory=list)
-    errors: tuple = ()  # statuses beyond the ones every route of its kind gives
-    headers: dict = field(default_factory=dict)  # response headers
-    security: str = "access"  # the token a protected route takes: "access" or "refresh"
-    upload: dict | None = None  # a request body other than JSON: {media type: schema} (multipart, CSV)
-    also_ok: tuple = ()  # another success: (status, response schema name or a content map)
-
-
-R = Route
-DOCS, HEALTH, AUTH, ADMIN_TAG = "Documentation", "Health", "Authentication and accounts", "Admin"
-CONSOLE, NOTIFY = "Web console", "Notifications and webhooks"
-CUST_TAG, BOTH_TAG, COURIER_TAG, TRACK = (
-    "Customer",
-    "Customers and delivery persons",
-    "Delivery person",
-    "Tracking",
-)
-ORDER_ID = path_id("order_id", "The order's id")
-TRACKING_NUMBER = param(
-    "tracking_number", {"type": "string", "maxLength": 64}, "The order's tracking number", "path"
-)
-
-LIVE = [
-    param(
-        "Last-Event-ID", STR, "Resume after this event id (EventSource sends it when reconnecting)", "header"
-    ),
-    param("last_event_id", {"type": "integer", "minimum": 0}, "Resume after this event id"),
-]
-NOTIFICATION_ID = path_id("notification_id", "The notification's id")
-WEBHOOK_ID = path_id("webhook_id", "The webhook endpoint's id")
-USER_TYPE = param("user_type", {"enum": schemas.USER_TYPES}, "The account's type", "path")
 JSON_DOC = {"application/json": {"schema": {"type": "object"}}}
 HTML, ANY = {"text/html": {"schema": STR}}, {"*/*": {"schema": STR}}
-PUBLIC = ()
-
-# fmt: off
-# One line per route: method, path, tag, roles (empty: no login), (success status, response), summary;
-# then what it takes and any error statuses beyond those every route of its kind gives (see error_statuses).
-ROUTES = [
-    R("get", "/", CONSOLE, PUBLIC, (200, HTML), "The web console (log in, then your role's screens)"),
-    R("get", "/t/{tracking_number}", CONSOLE, PUBLIC, (200, HTML),
-      "Public tracking page: timeline and, while Out for Delivery, a map", params=[TRACKING_NUMBER]),
-    R("get", "/openapi.json", DOCS, PUBLIC, (200, JSON_DOC), "This OpenAPI 3.1 document"),
-    R("get", "/docs", DOCS, PUBLIC, (200, HTML), "Swagger UI for this document (served offline, no CDN)"),
-    R("get", "/docs/{filename}", DOCS, PUBLIC, (200, ANY), "Swagger UI's files",
-      params=[param("filename", STR, "A file of Swagger UI", "path")]),
-    R("get", "/healthz", HEALTH, PUBLIC, (200, "Status"), "The process is up (not the database)"),
-    R("get", "/readyz", HEALTH, PUBLIC, (200, "Status"), "The database answers (503 while it does not)"),
-    R("post", "/signup", AUTH, PUBLIC, (201, "Signup"), "A customer creates their own account",
-      body="SIGNUP", errors=(409,)),
-    R("post", "/login", AUTH, PUBLIC, (200, "Tokens"), "Log in with email or (admins) username",
-      body="LOGIN", errors=(401,)),
-    R("post", "/register", AUTH, (ADMIN,), (201, "UserResult"), "Create a delivery person or an admin",
-      body="REGISTER", errors=(409,)),
-    R("post", "/refresh", AUTH, ALL_ROLES, (200, "Tokens"), "A new access token for a refresh token",
-      security="refresh"),
-    R("post", "/logout", AUTH, ALL_ROLES, (200, "SessionsEnded"), "End this login session (both of its tokens)",
-      body="LOGOUT", body_optional=True),
-    R("post", "/change-password", AUTH, ALL_ROLES, (200, "SessionsEnded"),
-      "Change your password; your other sessions end", body="CHANGE_PASSWORD", errors=(409,)),
-    R("get", "/admin/users", ADMIN_TAG, (ADMIN,), (200, "UserPage"), "Live users of every type",
-      params=[param("type", {"enum": schemas.USER_TYPES}, "Only this type"), *list_params(["type"], "type")]),
-    R("get", "/admin/orders", ADMIN_TAG, (ADMIN,), (200, "OrderPage"), "Orders, newest first by default",
-      params=[STATUS_FILTER, param("customer_id", ID, "Only this customer's orders"),
-              param("assigned_to", ID, "Only orders assigned to this courier"), *DATE_FILTERS,
-              *list_params(ORDER_SORTS, "-created_at")]),
-    R("get", "/admin/orders/export.csv", ADMIN_TAG, (ADMIN,), (200, CSV),
-      "The filtered orders as CSV, streamed", params=[STATUS_FILTER, param("customer_id", ID, "Only this customer's orders"),
-              param("assigned_to", ID, "Only orders assigned to this courier"), *DATE_FILTERS]),
-    R("get", "/admin/analytics", ADMIN_TAG, (ADMIN,), (200, "Analytics"),
-      "Orders by status and per day, delivery rates and times, per-courier figures, issues, ratings",
-      params=[param("from", DATE, "Start of the range (a date: from its start); default 30 days before to"),
-              param("to", DATE, "End of the range (a date: to its end); default now")]),
-    R("post", "/admin/assign-delivery", ADMIN_TAG, (ADMIN,), (200, "OrderResult"),
-      "Assign a Pending order to a courier, or move an Assigned one with reassign: true",
-      body="ASSIGN", errors=(404, 409)),
-    R("post", "/admin/cancel-order/{order_id}", ADMIN_TAG, (ADMIN,), (200, "OrderResult"),
-      "Cancel any order that is not final", body="CANCEL", body_optional=True, params=[ORDER_ID],
-      errors=(409,)),
-    R("post", "/admin/return-order/{order_id}", ADMIN_TAG, (ADMIN,), (200, "OrderResult"),
-      "Close a Failed Attempt order as Returned", body="CANCEL", body_optional=True, params=[ORDER_ID],
-      errors=(409,)),
-    R("post", "/admin/override-delivery/{order_id}", ADMIN_TAG, (ADMIN,), (200, "OrderResult"),
-      "Mark an Out for Delivery order Delivered without the code, with a reason", body="OVERRIDE_DELIVERY",
-      params=[ORDER_ID], errors=(409,)),
-    R("post", "/admin/unlock-delivery/{order_id}", ADMIN_TAG, (ADMIN,), (200, "OrderResult"),
-      "Let the courier try the delivery code again on a locked order", body="CANCEL", body_optional=True,
-      params=[ORDER_ID], errors=(409,)),
-    R("delete", "/admin/delete-user/{user_type}/{user_id}", ADMIN_TAG, (ADMIN,), (200, "DeletedUser"),
-      "Close an account; its history is kept", params=[USER_TYPE, path_id("user_id", "The account's id")],
-      errors=(400, 409)),
-    R("get", "/admin/issues", ADMIN_TAG, (ADMIN,), (200, "IssuePage"), "Issues, newest first by default",
-      params=[param("status", {"enum": schemas.ISSUE_STATUSES}, "Only issues in this status"),
-              *list_params(support.ISSUE_SORTS, "-issue_id")]),
-    R("patch", "/admin/issues", ADMIN_TAG, (ADMIN,), (200, "IssueResult"), "Answer an issue",
-      body="ANSWER_ISSUE", errors=(404,)),
-    R("get", "/admin/notifications", NOTIFY, (ADMIN,), (200, "NotificationPage"),
-      "Queued, sent and failed notifications, newest first",
-      params=[param("status", {"enum": schemas.NOTIFICATION_STATUSES}, "Only notifications in this status"),
-              param("channel", {"enum": schemas.CHANNELS}, "Only this channel"),
-              param("order_id", ID, "Only this order's"), param("webhook_id", ID, "Only this endpoint's"),
-              *list_params(["-notification_id"], "-notification_id")]),
-    R("get", "/admin/notifications/{notification_id}", NOTIFY, (ADMIN,), (200, "NotificationResult"),
-      "One notification with every delivery attempt", params=[NOTIFICATION_ID]),
-    R("post", "/admin/notifications/{notification_id}/retry", NOTIFY, (ADMIN,), (200, "NotificationResult"),
-      "Queue a failed notification again", params=[NOTIFICATION_ID], errors=(409,)),
-    R("post", "/admin/webhooks", NOTIFY, (ADMIN,), (201, "WebhookResult"),
-      "Register a webhook endpoint; the answer shows its signing secret once", body="WEBHOOK"),
-    R("get", "/admin/webhooks", NOTIFY, (ADMIN,), (200, "WebhookPage"), "Registered webhook endpoints",
-      params=list_params(["webhook_id"], "webhook_id")),
-    R("get", "/admin/webhooks/{webhook_id}", NOTIFY, (ADMIN,), (200, "WebhookResult"),
-      "One webhook endpoint and its latest deliveries", params=[WEBHOOK_ID]),
-    R("delete", "/admin/webhooks/{webhook_id}", NOTIFY, (ADMIN,), (200, "DeletedWebhook"),
-      "Remove a webhook endpoint (its history is kept)", params=[WEBHOOK_ID]),
-    R("post", "/admin/webhooks/{webhook_id}/enable", NOTIFY, (ADMIN,), (200, "WebhookResult"),
-      "Re-enable an endpoint disabled after consecutive failures", params=[WEBHOOK_ID]),
-    R("post", "/admin/webhooks/{webhook_id}/test", NOTIFY, (ADMIN,), (202, "NotificationResult"),
-      "Queue a signed webhook.test event to the endpoint", params=[WEBHOOK_ID], errors=(409,)),
-    R("post", "/customer/place-order", CUST_TAG, (CUSTOMER,), (201, "OrderResult"),
-      "Place an order; an Idempotency-Key header makes retries safe", body="PLACE_ORDER", errors=(409,),
-      params=[param("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255},
-                    "Retrying with the same key and body returns the first order", "header")],
-      headers={"Idempotent-Replayed": "true when this answer replays an earlier request with the same key"}),
-    R("get", "/customer/orders", CUST_TAG, (CUSTOMER,), (200, "OrderPage"), "Your own orders",
-      params=[STATUS_FILTER, *DATE_FILTERS, *list_params(ORDER_SORTS, "-created_at")]),
-    R("get", "/customer/track-order/{order_id}", CUST_TAG, (CUSTOMER,), (200, "OrderTracking"),
-      "Your order with its timeline, courier and (Out for Delivery) position", params=[ORDER_ID]),
-    R("get", "/customer/track-order/{order_id}/events", CUST_TAG, (CUSTOMER,), (200, SSE),
-      "Your order's timeline, live (Server-Sent Events)", params=[ORDER_ID, *LIVE]),
-    R("post", "/customer/cancel-order/{order_id}", CUST_TAG, (CUSTOMER,), (200, "OrderResult"),
-      "Cancel your own order before pickup", body="CANCEL", body_optional=True, params=[ORDER_ID],
-      errors=(409,)),
-    R("get", "/customer/orders/{order_id}/qr", CUST_TAG, (CUSTOMER,), (200, PNG),
-      "Your order's proof-of-delivery QR code, to show the courier at the door",
-      params=[ORDER_ID, param("format", {"enum": ["png", "svg"], "default": "png"}, "Image format")]),
-    R("get", "/customer/orders/{order_id}/delivery-code", CUST_TAG, (CUSTOMER,), (200, "DeliveryCode"),
-      "Your order's proof-of-delivery code as text", params=[ORDER_ID]),
-    R("get", "/customer/preferences", CUST_TAG, (CUSTOMER,), (200, "Preferences"),
-      "Which notifications you get"),
-    R("patch", "/customer/preferences", CUST_TAG, (CUSTOMER,), (200, "Preferences"),
-      "Switch email and/or SMS notifications on or off", body="PREFERENCES"),
-    R("post", "/customer/feedback", CUST_TAG, (CUSTOMER,), (201, "Feedback"),
-      "Feedback on your own delivered order, once", body="FEEDBACK", errors=(404, 409)),
-    R("post", "/raise-issue", BOTH_TAG, (CUSTOMER, COURIER), (201, "IssueResult"),
-      "Report a problem, optionally about an order you own or carry", body="RAISE_ISSUE", errors=(404,)),
-    R("get", "/delivery/assigned-orders", COURIER_TAG, (COURIER,), (200, "OrderPage"),
-      "Your active orders, oldest first", params=list_params(["order_id"], "order_id")),
-    R("patch", "/delivery/update-status", COURIER_TAG, (COURIER,), (200, "OrderResult"),
-      "Move an order assigned to you along its lifecycle (Delivered needs the delivery code)",
-      body="UPDATE_STATUS", errors=(404, 409, 422)),
-    R("post", "/delivery/confirm-delivery", COURIER_TAG, (COURIER,), (200, "OrderResult"),
-      "Set Delivered with the code scanned from the customer's QR code", body="CONFIRM_DELIVERY",
-      errors=(404, 409, 422)),
-    R("patch", "/delivery/update-location", COURIER_TAG, (COURIER,), (200, "LocationResult"),
-      "Report your position for one or all of your active orders", body="UPDATE_LOCATION", errors=(404, 409)),
-    R("get", "/delivery/history", COURIER_TAG, (COURIER,), (200, "OrderPage"),
-      "Your finished orders, newest first", params=list_params(["-closed_at"], "-closed_at")),
-    R("get", "/track/{tracking_number}", TRACK, PUBLIC, (200, "PublicTracking"),
-      "Public tracking: status, timeline, last location (no names, no exact position)",
-      params=[TRACKING_NUMBER]),
-    R("get", "/track/{tracking_number}/events", TRACK, PUBLIC, (200, SSE),
-      "Public tracking, live (Server-Sent Events)", params=[TRACKING_NUMBER, *LIVE]),
-]
-# fmt: on
-
-# Issue 17: proof files, shipping labels, CSV import.
 BINARY = {"type": "string", "format": "binary"}
 LABEL = {"application/pdf": {"schema": BINARY}, "application/zpl": {"schema": STR}}
-LABEL_FORMAT = param(
-    "format",
-    {"enum": ["pdf", "zpl"], "default": "pdf"},
-    "pdf: a 4x6 inch page per label; zpl: ZPL II for thermal printers (203 dpi)",
-)
-PROOF_FILE = param("file", ID, "A proof_id from the proof's files: answers that photo or signature itself")
 PROOF_ANSWER = {
     "application/json": {"schema": ref("OrderProof")},
     "image/jpeg": {"schema": BINARY},
     "image/png": {"schema": BINARY},
     "image/svg+xml": {"schema": STR},
 }
+IMPORT_ANSWER = {"application/json": {"schema": ref("ImportReport")}, "text/csv": {"schema": STR}}
+# Request bodies other than JSON (a declaration's upload=): proof files, CSV imports.
 POD_FORM = {
     "multipart/form-data": {
         "type": "object",
@@ -725,7 +505,7 @@ POD_FORM = {
                 "maxLength": 64,
                 "description": "The delivery code (as POD_REQUIRE asks; checked if sent)",
             },
-            "reason": {"enum": schemas.FAILURE_REASONS, "description": "Required with Failed Attempt"},
+            "reason": {"enum": vocabulary.FAILURE_REASONS, "description": "Required with Failed Attempt"},
             "note": {**STR, "maxLength": 1000},
             "location": {**STR, "maxLength": 255},
             "photo": {**BINARY, "description": "JPEG or PNG (by its bytes); re-encoded as JPEG without EXIF"},
@@ -743,148 +523,42 @@ CSV_UPLOAD = {
         "additionalProperties": False,
     },
 }
-IMPORT_PARAMS = [
-    param("dry_run", BOOL, "true: validate only, create nothing (answers 200 with the report)"),
-    param("atomic", BOOL, "true: create nothing if any row has an error (422 with the report)"),
-    param("format", {"enum": ["json", "csv"], "default": "json"}, "csv: the per-row report as a CSV file"),
-    param(
-        "Idempotency-Key",
-        {"type": "string", "minLength": 1, "maxLength": 200},
-        "Retrying the same file with the same key answers the first import's report",
-        "header",
-    ),
-]
-IMPORT_ANSWER = {"application/json": {"schema": ref("ImportReport")}, "text/csv": {"schema": STR}}
-ROUTES += [
-    R(
-        "get",
-        "/admin/orders/{order_id}/label",
-        ADMIN_TAG,
-        (ADMIN,),
-        (200, LABEL),
-        "Any order's 4x6 inch shipping label (PDF, or ZPL)",
-        params=[ORDER_ID, LABEL_FORMAT],
-    ),
-    R(
-        "post",
-        "/admin/labels",
-        ADMIN_TAG,
-        (ADMIN,),
-        (200, LABEL),
-        "One PDF (or ZPL) of up to 500 orders' labels, one per page",
-        body="LABELS",
-        params=[LABEL_FORMAT],
-        errors=(404,),
-    ),
-    R(
-        "get",
-        "/customer/orders/{order_id}/label",
-        CUST_TAG,
-        (CUSTOMER,),
-        (200, LABEL),
-        "Your order's 4x6 inch shipping label (PDF, or ZPL)",
-        params=[ORDER_ID, LABEL_FORMAT],
-    ),
-    R(
-        "get",
-        "/admin/orders/{order_id}/proof",
-        ADMIN_TAG,
-        (ADMIN,),
-        (200, PROOF_ANSWER),
-        "An order's proof of delivery: what was captured, when, SHA-256; ?file= one file",
-        params=[ORDER_ID, PROOF_FILE],
-    ),
-    R(
-        "get",
-        "/customer/orders/{order_id}/proof",
-        CUST_TAG,
-        (CUSTOMER,),
-        (200, PROOF_ANSWER),
-        "Your order's proof of delivery: what was captured, when, SHA-256; ?file= one file",
-        params=[ORDER_ID, PROOF_FILE],
-    ),
-    R(
-        "post",
-        "/delivery/orders/{order_id}/proof",
-        COURIER_TAG,
-        (COURIER,),
-        (200, "OrderResult"),
-        "Set Delivered (or Failed Attempt) with a photo and/or signature (multipart form data)",
-        upload=POD_FORM,
-        params=[ORDER_ID],
-        errors=(409, 422),
-    ),
-    R(
-        "post",
-        "/admin/orders/import",
-        ADMIN_TAG,
-        (ADMIN,),
-        (201, IMPORT_ANSWER),
-        "Create orders for any customers from a CSV file (up to 10,000 rows)",
-        upload=CSV_UPLOAD,
-        params=IMPORT_PARAMS,
-        errors=(409, 422),
-    ),
-    R(
-        "get",
-        "/admin/orders/import/template.csv",
-        ADMIN_TAG,
-        (ADMIN,),
-        (200, CSV),
-        "The CSV header (and an example row) of POST /admin/orders/import",
-    ),
-    R(
-        "post",
-        "/customer/orders/import",
-        CUST_TAG,
-        (CUSTOMER,),
-        (201, IMPORT_ANSWER),
-        "Place many of your own orders from a CSV file (up to 10,000 rows)",
-        upload=CSV_UPLOAD,
-        params=IMPORT_PARAMS,
-        errors=(409, 422),
-    ),
-    R(
-        "get",
-        "/customer/orders/import/template.csv",
-        CUST_TAG,
-        (CUSTOMER,),
-        (200, CSV),
-        "The CSV header (and an example row) of POST /customer/orders/import",
-    ),
-]
 
-# Request bodies whose schema is chosen by a field: POST /register takes either shape.
-COMPOSED_BODIES = {"REGISTER": ("REGISTER_COURIER", "REGISTER_ADMIN")}
-NO_DATABASE = {"/openapi.json", "/docs", "/docs/{filename}", "/healthz", "/"}
+# Path parameters by name (Flask's rule gives the name and, for <int:...>, that it is an id).
+PATH_PARAMETERS = {
+    "tracking_number": (
+        {"type": "string", "maxLength": tracking.MAX_TRACKING_NUMBER},
+        "The order's tracking number",
+    ),
+    "user_type": ({"enum": vocabulary.USER_TYPES}, "The account's type"),
+    "filename": (STR, "A file of Swagger UI"),
+}
+RULE_PARAMETER = re.compile(r"<(?:([^:<>]+):)?([^<>]+)>")
 
 
-def request_schemas():
-    """{name: schema} of every request body the document names, taken from courier/schemas.py itself."""
-    names = set()
-    for route in ROUTES:
-        if route.body:
-            names.update(COMPOSED_BODIES.get(route.body, (route.body,)))
-    return {name: getattr(schemas, name) for name in sorted(names) if hasattr(schemas, name)}
+def openapi_path(rule):
+    """Flask's /orders/<int:order_id> is OpenAPI's /orders/{order_id}."""
+    return RULE_PARAMETER.sub(r"{\2}", rule)
 
 
-def missing_request_schemas():
-    """Request schema names in ROUTES that courier/schemas.py does not define (yet)."""
-    found = request_schemas()
-    return sorted(
-        name
-        for route in ROUTES
-        if route.body
-        for name in COMPOSED_BODIES.get(route.body, (route.body,))
-        if name not in found
-    )
+def path_params(rule):
+    params = []
+    for converter, name in RULE_PARAMETER.findall(rule):
+        if converter == "int":
+            schema, description = ID, f"The {name.removesuffix('_id').replace('_', ' ')}'s id"
+        else:
+            schema, description = PATH_PARAMETERS.get(name, (STR, name.replace("_", " ").capitalize()))
+        params.append(routes.param(name, schema, description, "path"))
+    return params
 
 
-def _body_schema(name):
-    parts = COMPOSED_BODIES.get(name, (name,))
-    if all(hasattr(schemas, part) for part in parts):
-        return ref(name)
-    return {"type": "object", "description": f"{name}: not yet defined in courier/schemas.py"}
+def schema_names():
+    """{id(schema): name} of every request schema in courier/schemas.py."""
+    return {
+        id(value): name
+        for name, value in vars(schemas).items()
+        if name.isupper() and isinstance(value, dict) and (value.get("type") == "object" or "oneOf" in value)
+    }
 
 
 def _error(status):
@@ -894,76 +568,100 @@ def _error(status):
     }
 
 
-def error_statuses(route):
+def error_statuses(route, params):
     """Every error status the route can give."""
     statuses = set(route.errors) | {429}
-    if route.path not in NO_DATABASE:
+    if route.needs_database:
         statuses.add(503)
     if route.roles:
         statuses |= {401, 403}
-    if route.body or route.upload:
+    if route.body is not None or route.upload:
         statuses |= {400, 413}
-    if any(
-        p["in"] == "query" or (p["in"] == "header" and p["name"] != "Authorization") for p in route.params
-    ):
+    if any(p["in"] == "query" or (p["in"] == "header" and p["name"] != "Authorization") for p in params):
         statuses.add(400)
-    if any(p["in"] == "path" for p in route.params):
+    if any(p["in"] == "path" for p in params):
         statuses.add(404)
     return sorted(statuses)
 
 
-def operation(route):
-    status, content = route.ok
-    if isinstance(content, str):
-        content = {"application/json": {"schema": ref(content)}}
+def operation(route, names):
     roles = list(route.roles)
     who = "Roles: " + ", ".join(roles) if roles else "No login."
-    if route.security == "refresh":
+    if route.refresh:
         who += " Send the refresh token (not the access token) as the bearer token."
-    success = {"description": "Success", "content": content}
-    if route.headers:
-        success["headers"] = {
-            name: {"description": text, "schema": STR} for name, text in route.headers.items()
-        }
+    params = path_params(route.rule) + [p for q in route.query for p in q.params]
+    responses = {}
+    for status, content in route.responses.items():
+        if isinstance(content, str):
+            content = {"application/json": {"schema": ref(content)}}
+        responses[str(status)] = {"description": "Success", "content": content}
+        if route.headers:
+            responses[str(status)]["headers"] = {
+                name: {"description": text, "schema": STR} for name, text in route.headers.items()
+            }
+    responses.update({str(s): _error(s) for s in error_statuses(route, params)})
+    path = openapi_path(route.rule)
     op = {
         "tags": [route.tag],
         "summary": route.summary,
         "description": who,
-        "operationId": route.method + re.sub(r"[^A-Za-z0-9]+", "_", route.path).rstrip("_"),
+        "operationId": route.method.lower() + re.sub(r"[^A-Za-z0-9]+", "_", path).rstrip("_"),
         "x-roles": roles,
         "security": [{"bearerAuth": []}] if roles else [],
-        "parameters": route.params,
-        "responses": {str(status): success, **{str(s): _error(s) for s in error_statuses(route)}},
+        "responses": responses,
     }
-    if route.body:
+    if params:
+        op["parameters"] = params
+    if route.body is not None:
         op["requestBody"] = {
             "required": not route.body_optional,
-            "content": {"application/json": {"schema": _body_schema(route.body)}},
+            "content": {"application/json": {"schema": ref(names[id(route.body)])}},
         }
-    if route.also_ok:
-        other, other_content = route.also_ok
-        if isinstance(other_content, str):
-            other_content = {"application/json": {"schema": ref(other_content)}}
-        op["responses"][str(other)] = {"description": "Success", "content": other_content}
     if route.upload:
         op["requestBody"] = {
             "required": True,
             "content": {media: {"schema": schema} for media, schema in route.upload.items()},
         }
-    if not route.params:
-        del op["parameters"]
     return op
 
 
-@lru_cache(maxsize=8)
-def _document(server_url):
+def declared_routes(app):
+    """[(rule, Route)] of every route the app serves, in the order they were declared; a route without a
+    declaration is an error (every route is declared with courier.routes)."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        route = routes.declaration(app, rule.endpoint)
+        if route is None:
+            raise LookupError(f"{sorted(rule.methods)} {rule.rule} has no courier.routes declaration")
+        found.append((rule, route))
+    return found
+
+
+def request_schemas(app):
+    """{name: schema} of every request body the app's routes declare (the parts of a oneOf included)."""
+    names = schema_names()
+    found = {}
+    for _, route in declared_routes(app):
+        if route.body is not None:
+            for schema in (*route.body.get("oneOf", ()), route.body):
+                found[names[id(schema)]] = schema
+    return dict(sorted(found.items()))
+
+
+def build(app, server_url="/"):
+    names = schema_names()
     paths = {}
-    for route in ROUTES:
-        paths.setdefault(route.path, {})[route.method] = operation(route)
-    components = {name: dict(schema) for name, schema in request_schemas().items()}
-    for name, parts in COMPOSED_BODIES.items():
-        if all(part in components for part in parts):
-            components[name] = {"oneOf": [ref(part) for part in parts]}
+    declared = declared_routes(app)
+    for _, route in declared:
+        paths.setdefault(openapi_path(route.rule), {})[route.method.lower()] = operation(route, names)
+    components = {}
+    for name, schema in request_schemas(app).items():
+        if "oneOf" in schema:
+            components[name] = {"oneOf": [ref(names[id(part)]) for part in schema["oneOf"]]}
+        else:
+            components[name] = dict(schema)
     components.update(RESPONSE_SCHEMAS)
     return {
         "openapi": "3.1.0",
@@ -979,7 +677,7 @@ def _document(server_url):
             ),
         },
         "servers": [{"url": server_url, "description": "This server"}],
-        "tags": [{"name": name} for name in dict.fromkeys(route.tag for route in ROUTES)],
+        "tags": [{"name": name} for name in dict.fromkeys(route.tag for _, route in declared)],
         "paths": paths,
         "components": {
             "schemas": components,
@@ -995,14 +693,22 @@ def _document(server_url):
     }
 
 
-def document(server_url="/"):
-    """The whole OpenAPI document, as a new dict."""
-    return json.loads(json.dumps(_document(server_url)))
+def _serialised(app, server_url):
+    """The document as JSON text, built once per app and base URL."""
+    cache = app.extensions.setdefault("openapi_documents", {})
+    if server_url not in cache:
+        cache[server_url] = json.dumps(build(app, server_url))
+    return cache[server_url]
+
+
+def document(app=None, server_url="/"):
+    """The whole OpenAPI document of the app (default: the current one), as a new dict."""
+    return json.loads(_serialised(app or current_app, server_url))
 
 
 def openapi_response():
     """GET /openapi.json: the document, with this server as its base URL."""
-    return Response(json.dumps(_document(request.script_root or "/")), mimetype="application/json")
+    return Response(_serialised(current_app, request.script_root or "/"), mimetype="application/json")
 
 
 # Swagger UI comes from the pinned flask-swagger-ui wheel (Swagger UI 5, which renders OpenAPI 3.1); only its

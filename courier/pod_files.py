@@ -13,12 +13,13 @@ import os
 import tempfile
 import warnings
 import xml.etree.ElementTree as ET
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
-from flask import Response, current_app, request
+from flask import current_app, request
 from PIL import Image, ImageOps, UnidentifiedImageError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -222,7 +223,7 @@ def parse_form(config):
         problem = "must be one of: " + ", ".join(STATUSES)
         raise bad_request(f"status {problem}", "invalid_fields", {"status": problem})
     reason = _text(form, "reason", 40)
-    from .schemas import FAILURE_REASONS
+    from .vocabulary import FAILURE_REASONS
 
     if reason is not None and reason not in FAILURE_REASONS:
         problem = "must be one of: " + ", ".join(FAILURE_REASONS)
@@ -238,7 +239,8 @@ def parse_form(config):
         upload = files.get(kind)
         if upload is None:
             continue
-        data = upload.stream.read(limit + 1)
+        with closing(upload):  # large parts are spooled to a temporary file: close it now
+            data = upload.stream.read(limit + 1)
         if len(data) > limit:
             raise _too_large(limit)
         if not data and not upload.filename:
@@ -249,25 +251,34 @@ def parse_form(config):
     return parsed
 
 
-def check_delivery_proof(order, code, captured, actor):
-    """What proves a Delivered change, as POD_REQUIRE asks; raises 400 when something required is missing.
+def check_delivery_proof(order, code, captured):
+    """What proves a Delivered change, as POD_REQUIRE asks: (e.g. "code" or "photo,signature", None), or
+    (None, the 422 of a wrong code) to raise once its count is committed. 400 when something required is missing.
 
-    A code that is sent is always checked (422 wrong, counted). Returns e.g. "code" or "photo,signature".
+    A code that is sent is always checked (wrong: counted, as with the JSON routes).
     """
     require = current_app.config["POD_REQUIRE"]
     has_code = isinstance(code, str) and bool(code.strip())
     if require in KINDS and require not in captured:
-        raise bad_request(f"A {require} is required to set Delivered", "proof_required",
-                          {require: "required: send it with POST /delivery/orders/{order_id}/proof"})  # fmt: skip
+        raise bad_request(
+            f"A {require} is required to set Delivered",
+            "proof_required",
+            {require: "required: send it with POST /delivery/orders/{order_id}/proof"},
+        )
     if require == "any" and not has_code and not captured:
-        raise bad_request("Delivered needs the delivery code, a photo or a signature", "proof_required",
-                          {"code": "required unless a photo or signature is sent"})  # fmt: skip
+        raise bad_request(
+            "Delivered needs the delivery code, a photo or a signature",
+            "proof_required",
+            {"code": "required unless a photo or signature is sent"},
+        )
     used = []
     if require == "code" or has_code:
-        proof.check_code(order, code, actor)  # 400 without a code, 422 wrong (counted), 409 locked
+        wrong_code = proof.check_code(order, code)  # 400 without a code, 409 locked
+        if wrong_code is not None:
+            return None, wrong_code
         used.append("code")
     used.extend(kind for kind in KINDS if kind in captured)
-    return ",".join(used)
+    return ",".join(used), None
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,6 +346,8 @@ def storage():
 def store(order_id, event_id, courier_id, files):
     """Keep each file and record it against the event (inside the event's transaction: a failed store rolls
     the status change back). Keys are content-addressed, so a stored file is never overwritten by another."""
+    if not files:
+        return
     backend = storage()
     for kind, item in files.items():
         key = f"orders/{order_id}/{kind}-{item.sha256}.{item.ext}"
@@ -387,17 +400,25 @@ def proof_summary(order_id, base=None):
     }
 
 
-def proof_response(order_id, customer_id, file_id):
-    """GET .../orders/<id>/proof: the proof object (JSON), or with ?file= one stored file."""
+def _readable_order(order_id, customer_id):
     order = query(
         "SELECT order_id, customer_id, status FROM orders WHERE order_id = %s", (order_id,), one=True
     )
     if order is None or (customer_id is not None and order["customer_id"] != customer_id):
         raise not_found("Order")
-    role = "admin" if customer_id is None else "customer"
-    if file_id is None:
-        base = f"/{role}/orders/{order_id}/proof"
-        return {"order_id": order_id, "status": order["status"], "proof": proof_summary(order_id, base)}
+    return order
+
+
+def proof_view(order_id, customer_id=None):
+    """GET .../orders/<id>/proof: the order's proof object; a customer's only of their own order (else 404)."""
+    order = _readable_order(order_id, customer_id)
+    base = f"/{'admin' if customer_id is None else 'customer'}/orders/{order_id}/proof"
+    return {"order_id": order_id, "status": order["status"], "proof": proof_summary(order_id, base)}
+
+
+def proof_file(order_id, file_id, customer_id=None):
+    """One stored file of the order's proof: (bytes, content type, file name, sha256)."""
+    _readable_order(order_id, customer_id)
     row = query(
         "SELECT proof_id, kind, content_type, sha256, storage_key FROM order_proofs"
         " WHERE proof_id = %s AND order_id = %s",
@@ -406,10 +427,6 @@ def proof_response(order_id, customer_id, file_id):
     )
     if row is None:
         raise not_found("Proof file")
-    response = Response(storage().get(row["storage_key"]), mimetype=row["content_type"])
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    response.headers["ETag"] = f'"{row["sha256"]}"'
     ext = row["storage_key"].rsplit(".", 1)[-1]
-    response.headers["Content-Disposition"] = f'inline; filename="order-{order_id}-{row["kind"]}.{ext}"'
-    return response
+    name = f"order-{order_id}-{row['kind']}.{ext}"
+    return storage().get(row["storage_key"]), row["content_type"], name, row["sha256"]

@@ -9,7 +9,8 @@ import logging
 
 from flask import current_app
 
-from . import notifications
+from .attempts import Result
+from .vocabulary import ORDER_PHRASES, REASON_PHRASES
 
 log = logging.getLogger("courier.sms")
 
@@ -19,25 +20,6 @@ GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
-
-# Event type -> what happened to the parcel, as the end of "Parcel <number> ..."
-ORDER_PHRASES = {
-    "order.assigned": "has been assigned to a courier",
-    "order.picked_up": "has been picked up",
-    "order.in_transit": "is in transit",
-    "order.out_for_delivery": "is out for delivery",
-    "order.delivered": "has been delivered",
-    "order.failed_attempt": "could not be delivered",
-    "order.returned": "has been returned to the sender",
-    "order.cancelled": "has been cancelled",
-}
-REASON_PHRASES = {
-    "recipient_unavailable": "nobody was available",
-    "address_not_found": "address not found",
-    "refused": "refused at the door",
-    "damaged": "parcel damaged",
-    "other": "other reason",
-}
 
 
 class UnknownProvider(ValueError):
@@ -59,7 +41,7 @@ class LogProvider(Provider):
 
     def send(self, to, text):
         log.info("SMS to %s: %s", to, text)
-        return notifications.Result(True)
+        return Result(True)
 
 
 PROVIDERS = {"log": LogProvider}
@@ -114,7 +96,7 @@ def send(row):
     try:
         sender = provider(current_app.config)
     except UnknownProvider as exc:
-        return notifications.Result(False, error=str(exc))
+        return Result(False, error=str(exc))
     if sender is None:
-        return notifications.Result(False, error="SMS_PROVIDER is not set")
+        return Result(False, error="SMS_PROVIDER is not set")
     return sender.send(payload["to"], payload["text"])

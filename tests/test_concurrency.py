@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from live_servers import call, start_servers
 
-from courier.lifecycle import TRANSITIONS
+from courier.vocabulary import TRANSITIONS
 
 
 def race(app, n, request):

@@ -3,7 +3,7 @@
 import pytest
 from helpers import assert_error, count, events, order_row
 
-from courier.schemas import STATUSES
+from courier.vocabulary import STATUSES
 
 FINAL = {"Delivered", "Returned", "Cancelled"}
 

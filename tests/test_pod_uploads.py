@@ -7,6 +7,8 @@ import io
 import pytest
 from helpers import assert_error, count, events, order_row
 from PIL import Image
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from courier import pod_files
 
@@ -51,15 +53,16 @@ def out_for_delivery(world, orders):
 def upload(client, courier, order_id, photo=None, signature=None, **fields):
     data = dict(fields)
     if photo is not None:
-        data["photo"] = (io.BytesIO(photo), "photo.jpg")
+        data["photo"] = FileStorage(io.BytesIO(photo), "photo.jpg")
     if signature is not None:
-        data["signature"] = (io.BytesIO(signature), "signature.svg")
-    return client.post(
-        f"/delivery/orders/{order_id}/proof",
-        data=data,
-        headers=courier.headers,
-        content_type="multipart/form-data",
-    )
+        data["signature"] = FileStorage(io.BytesIO(signature), "signature.svg")
+    return client.post(f"/delivery/orders/{order_id}/proof", headers=courier.headers, **multipart(data))
+
+
+def multipart(data):
+    """A multipart body in memory (the test client would spool a large one to a file it never closes)."""
+    boundary, body = encode_multipart(MultiDict(data))
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
 
 
 def test_delivered_with_code_photo_and_signature(client, world, orders, out_for_delivery, sql, storage_dir):

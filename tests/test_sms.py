@@ -7,8 +7,8 @@ import pytest
 from helpers import count
 from smtp_sink import drain
 
-from courier import notifications, sms
-from courier.schemas import FAILURE_REASONS
+from courier import attempts, sms, vocabulary
+from courier.vocabulary import FAILURE_REASONS
 
 PHONE = "+44 7700 900123"
 LONGEST_NUMBER = "CT" + "W" * 22  # tracking_number is VARCHAR(24)
@@ -54,7 +54,7 @@ def test_log_provider_writes_each_sms_to_the_app_log(app, world, orders, phone, 
 )
 def test_every_text_is_one_gsm7_sms(base_url):
     config = {"PUBLIC_BASE_URL": base_url}
-    for event_type in sorted(notifications.CUSTOMER_EVENTS):
+    for event_type in sorted(vocabulary.CUSTOMER_EVENTS):
         for reason in [None, *FAILURE_REASONS]:
             text = sms.order_text(event_type, LONGEST_NUMBER, reason, config)
             assert len(text) <= sms.MAX_LENGTH, text
@@ -122,9 +122,9 @@ class RecordingProvider(sms.Provider):
 
     def send(self, to, text):
         if to.endswith("0"):
-            return notifications.Result(False, status_code=400, error="invalid number", permanent=True)
+            return attempts.Result(False, status_code=400, error="invalid number", permanent=True)
         self.sent.append((to, text, self.config["PUBLIC_BASE_URL"]))
-        return notifications.Result(True, status_code=202)
+        return attempts.Result(True, status_code=202)
 
 
 def test_a_registered_provider_is_used_by_the_worker(app, world, orders, phone, sql, monkeypatch):

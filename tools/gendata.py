@@ -10,11 +10,9 @@ import secrets
 import time
 
 import bcrypt
-import click
 import pymysql
-from flask import current_app
 
-from .db import apply_schema, connect_args, create_database
+from courier.db import apply_schema, connect_args, create_database
 
 BATCH = 50_000
 SPAN_DAYS = 365
@@ -286,14 +284,3 @@ def generate(config, orders, echo=print):
         "first_courier": first_courier,
         "tag": tag,
     }
-
-
-@click.command("gen-data")
-@click.option("--orders", "count", type=click.IntRange(1, 50_000_000), default=1000, show_default=True)
-def gen_data_command(count):
-    """Fill the configured database with COUNT realistic orders (and customers, couriers, events...)."""
-    if current_app.config["MYSQL_DB"] == "courier1" and not click.confirm(
-        "Add generated data to the demo database courier1?", default=False
-    ):
-        raise click.Abort()
-    generate(current_app.config, count, echo=click.echo)

@@ -23,6 +23,7 @@ from werkzeug.serving import make_server
 
 from app1 import create_app
 from courier import db
+from courier.auth import hash_password
 from courier.config import from_env
 
 PASSWORD = "fuzz-password-1"
@@ -62,8 +63,6 @@ def config():
 
 def seed(app):
     """One account per role and a few orders in different statuses, so ids 1..6 exist."""
-    from courier.auth import hash_password
-
     with app.app_context():
         password = hash_password(PASSWORD)
     conn = pymysql.connect(**db.connect_args(app.config))
