@@ -7,7 +7,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app1
 
-.PHONY: run serve bench test lint format venv venv-dev env db check-db clean fuzz postman chromium zbar screenshots
+.PHONY: run serve bench test lint format venv venv-dev env db check-db clean fuzz postman chromium zbar screenshots \
+	cluster cluster-stop haproxy bench-cluster
 
 run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data, and a notification worker
 	$(FLASK) init-db
@@ -17,13 +18,32 @@ serve: venv env check-db  ## Production-style: gunicorn with gevent workers (see
 	$(FLASK) init-db
 	$(BIN)/gunicorn -c gunicorn.conf.py
 
+cluster: venv env check-db haproxy  ## HAProxy on :8080 in front of two gunicorn nodes and two workers (one MySQL, one Redis)
+	$(FLASK) init-db
+	$(BIN)/python -m tools.cluster start
+
+cluster-stop:  ## Stop what `make cluster` started
+	@$(or $(wildcard $(BIN)/python),$(PYTHON)) -m tools.cluster stop
+
+bench-cluster: venv env check-db haproxy  ## wrk: one node against two behind HAProxy, in one run; writes bench/CLUSTER.md
+	$(BIN)/python bench/cluster.py
+
+# HAProxy comes from Debian; the cluster and its tests need it.
+haproxy:  ## Install Debian's haproxy if it is missing (needs root)
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { \
+		test "$$(id -u)" = 0 || { echo "HAProxy is missing: run 'apt-get install haproxy' as root, then try again"; exit 1; }; \
+		echo "HAProxy is missing: installing Debian's haproxy (apt-get, as root)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -o DPkg::Lock::Timeout=300 -y -qq haproxy >/dev/null || { \
+			echo "Could not install haproxy: run 'apt-get install haproxy' as root"; exit 1; }; }
+
 bench: venv env check-db  ## Load-test the production server with wrk on 1k and 1M orders; writes bench/RESULTS.md
 	$(BIN)/python bench/run.py
 
-test: venv-dev check-db chromium zbar  ## Lint, then run the test suite (browser tests included) against a throwaway database
+test: venv-dev check-db chromium zbar haproxy  ## Lint, then run the test suite (browser tests included) against a throwaway database
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadscope
 
 # The browser tests (tests/browser) drive Debian's Chromium with Playwright; never `playwright install`.
 chromium:  ## Install Debian's chromium for the browser tests if /usr/bin/chromium is missing (needs root)

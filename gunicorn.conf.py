@@ -12,33 +12,34 @@ import pymysql
 
 from courier.config import from_env
 
-config = from_env()  # the app's settings and defaults (courier/config.py SETTINGS)
+# Not named `config`: gunicorn reads that name in this file as its own setting (the config file path).
+settings = from_env()  # the app's settings and defaults (courier/config.py SETTINGS)
 
 wsgi_app = "app1:create_app()"
-bind = f"{config['HOST']}:{config['PORT']}"
+bind = f"{settings['HOST']}:{settings['PORT']}"
 worker_class = "gevent"
-workers = config["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
+workers = settings["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
 # Concurrent connections (requests and SSE streams) per worker.
-worker_connections = config["WORKER_CONNECTIONS"]
+worker_connections = settings["WORKER_CONNECTIONS"]
 keepalive = 5
 timeout = 30  # a worker that stops answering the arbiter for this long is restarted
 graceful_timeout = 30
-max_requests = config["MAX_REQUESTS"]  # 0: workers are never recycled
+max_requests = settings["MAX_REQUESTS"]  # 0: workers are never recycled
 accesslog = None  # the app writes its own one-line JSON access log
 errorlog = "-"
-loglevel = config["LOG_LEVEL"]
+loglevel = settings["LOG_LEVEL"]
 
 
 def on_starting(server):
     """Refuse to start when the pools of every worker could exceed MySQL's max_connections."""
-    pool = config["DB_POOL_SIZE"]
+    pool = settings["DB_POOL_SIZE"]
     needed = workers * pool
     try:
         conn = pymysql.connect(
-            host=config["MYSQL_HOST"],
-            port=config["MYSQL_PORT"],
-            user=config["MYSQL_USER"],
-            password=config["MYSQL_PASSWORD"],
+            host=settings["MYSQL_HOST"],
+            port=settings["MYSQL_PORT"],
+            user=settings["MYSQL_USER"],
+            password=settings["MYSQL_PASSWORD"],
             connect_timeout=3,
         )
     except pymysql.err.OperationalError as err:

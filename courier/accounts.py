@@ -5,7 +5,7 @@ import pymysql
 from . import pagination
 from .auth import ACCOUNTS, hash_password, revoke_sessions
 from .db import execute, query, transaction
-from .errors import ApiError, conflict, not_found
+from .errors import conflict, not_found
 from .validation import clean
 
 # The columns an admin needs to see of each kind of user (never a password hash).
@@ -150,6 +150,3 @@ def delete_user(user_type, user_id):
                 )
         execute(f"UPDATE {table} SET deleted_at = UTC_TIMESTAMP(6) WHERE {id_column} = %s", (user_id,))
         revoke_sessions(user_type, user_id)
-
-
-__all__ = ["ApiError"]

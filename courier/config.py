@@ -41,6 +41,12 @@ SETTINGS = {
     # Reverse proxies in front of the app whose X-Forwarded-For / -Proto to trust (0: none)
     "TRUSTED_PROXIES": (0, int),
     "DB_POOL_SIZE": (10, int),
+    # Read replica for public tracking, analytics and the CSV export (empty host: every read on the primary);
+    # it is skipped while it lags more than REPLICA_MAX_LAG_SECONDS, checked every REPLICA_CHECK_SECONDS
+    "MYSQL_REPLICA_HOST": ("", str),
+    "MYSQL_REPLICA_PORT": (3306, int),
+    "REPLICA_MAX_LAG_SECONDS": (5.0, float),
+    "REPLICA_CHECK_SECONDS": (1.0, float),
     "JWT_SECRET_KEY": ("", str),
     "HOST": ("127.0.0.1", str),
     "PORT": (5000, int),

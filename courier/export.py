@@ -10,7 +10,7 @@ import csv
 import io
 from datetime import UTC, datetime
 
-from . import pagination
+from . import pagination, replica
 from .db import query, transaction
 
 BATCH = 1000
@@ -70,7 +70,8 @@ def csv_chunks(where, args, batch_size=BATCH):
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
-    with transaction():  # one snapshot for every batch
+    # One snapshot for every batch, on the read replica when there is a healthy one.
+    with replica.reads(), transaction():
         for rows in _batches(where, args, batch_size):
             for row in rows:
                 writer.writerow([cell(row[name]) for name in COLUMNS])

@@ -2,6 +2,7 @@
 
 from flask import current_app
 
+from . import replica
 from .db import execute, query, transaction
 from .errors import conflict, not_found
 from .lifecycle import actor_name
@@ -162,6 +163,7 @@ def customer_view(order, courier):
     return view
 
 
+@replica.reads()  # public: a few seconds old is fine
 def public_order(tracking_number):
     """The order behind a tracking number; an unknown number is 404."""
     row = courier = None
@@ -176,6 +178,7 @@ def public_order(tracking_number):
     return row, courier
 
 
+@replica.reads()
 def public_view(order, courier):
     """What anyone with the tracking number sees: status, public timeline, last location text and,
     only while Out for Delivery, the courier's position rounded to about 100 m. Never names, emails,

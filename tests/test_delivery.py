@@ -7,7 +7,8 @@ from courier.vocabulary import STATUSES
 
 FINAL = {"Delivered", "Returned", "Cancelled"}
 
-# PRODUCT.md's transition table, the courier's rows only: from -> the statuses the courier may move to.
+# The product's transition table (README, Order statuses), the courier's rows only, written out here on
+# purpose: from -> the statuses the courier may move to.
 COURIER_MOVES = {
     "Assigned": ["Picked Up"],
     "Picked Up": ["In Transit", "Out for Delivery"],
