@@ -7,8 +7,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app1
 
-.PHONY: run serve bench test lint format venv venv-dev env db check-db clean fuzz postman chromium zbar screenshots \
-	cluster cluster-stop haproxy bench-cluster
+.PHONY: run serve bench bench-dispatch test lint format venv venv-dev env db check-db clean fuzz postman chromium \
+	zbar screenshots cluster cluster-stop haproxy bench-cluster
 
 run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data, and a notification worker
 	$(FLASK) init-db
@@ -39,6 +39,10 @@ haproxy:  ## Install Debian's haproxy if it is missing (needs root)
 
 bench: venv env check-db  ## Load-test the production server with wrk on 1k and 1M orders; writes bench/RESULTS.md
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/dispatch.py
+
+bench-dispatch: venv env  ## Dispatch quality and speed only: VROOM versus nearest neighbour, 200 and 1,000 orders
+	$(BIN)/python bench/dispatch.py
 
 test: venv-dev check-db chromium zbar haproxy  ## Lint, then run the test suite (browser tests included) against a throwaway database
 	$(BIN)/ruff check .

@@ -5,6 +5,7 @@ import { api, onSessionEnded, session } from "./api.js";
 import * as courier from "./courier.js";
 import * as customer from "./customer.js";
 import * as imports from "./imports.js";
+import * as dispatch from "./dispatch.js";
 import { $, bindForm, fill, flash, h, showError } from "./ui.js";
 
 // Each role's screens: the hash route, its nav label, and the function that opens it (given the route's
@@ -21,6 +22,7 @@ const ROUTES = {
     { path: "import", label: "Import", view: "admin-import", open: imports.openImport },
     { path: "users", label: "Users", view: "users", open: admin.openUsers },
     { path: "issues", label: "Issues", view: "issues", open: admin.openIssues },
+    { path: "dispatch", label: "Dispatch", view: "dispatch", open: dispatch.openDispatch },
   ],
 };
 const ROLE_NAMES = { customer: "Customer", delivery_person: "Courier", admin: "Admin" };
