@@ -17,6 +17,18 @@ def boolean(text):
     return text.strip().lower() in ("1", "true", "yes", "on")
 
 
+def one_of(*choices):
+    """A setting that must be one of a few words; anything else stops the app at start."""
+
+    def read(text):
+        value = text.strip()
+        if value not in choices:
+            raise RuntimeError(f"must be one of: {', '.join(choices)} (not {value!r})")
+        return value
+
+    return read
+
+
 # Every setting read from the environment (or .env): name -> (default, type). An empty value means the default.
 SETTINGS = {
     "MYSQL_HOST": ("127.0.0.1", str),
@@ -96,6 +108,20 @@ SETTINGS = {
     # (empty: derived from JWT_SECRET_KEY)
     "POD_MAX_FAILURES": (5, int),
     "DELIVERY_CODE_KEY": ("", str),
+    # Photo and signature proof: what Delivered requires (code, photo, signature or any of them), the largest
+    # file accepted, and where files are kept (a local directory, or an S3-compatible bucket)
+    "POD_REQUIRE": ("code", one_of("code", "photo", "signature", "any")),
+    "POD_MAX_UPLOAD_BYTES": (5 * 1024 * 1024, int),
+    "POD_STORAGE": ("local", one_of("local", "s3")),
+    "POD_STORAGE_DIR": ("var/pod", str),
+    "POD_S3_BUCKET": ("", str),
+    "POD_S3_PREFIX": ("pod/", str),
+    "POD_S3_ENDPOINT_URL": ("", str),
+    "POD_S3_REGION": ("", str),
+    # Bulk CSV import of orders: rows and bytes per file, and rows per transaction
+    "IMPORT_MAX_ROWS": (10000, int),
+    "IMPORT_MAX_BYTES": (16 * 1024 * 1024, int),
+    "IMPORT_BATCH_ROWS": (500, int),
     # Web console: map tiles for the public tracking page (empty: coordinates as text only)
     "MAP_TILE_URL": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", str),
     # Prometheus metrics: GET /metrics needs this bearer token (empty: /metrics answers 404); a courier with an

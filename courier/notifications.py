@@ -83,6 +83,13 @@ def _wants_customer(event_type, config):
     return event_type in CUSTOMER_EVENTS and (bool(config["SMTP_HOST"]) or sms.enabled(config))
 
 
+def anyone_told(event_type):
+    """Whether an event of this type queues anything at all (a webhook subscribed, or email/SMS configured)."""
+    from . import webhooks  # at call time: webhooks imports this module
+
+    return bool(webhooks.subscribers(event_type)) or _wants_customer(event_type, current_app.config)
+
+
 def _order_with_customer(order_id, order_event_id):
     """The order, the event and the customer's contact details and preferences, in one query."""
     return query(

@@ -44,7 +44,11 @@ def page_of(key, item):
 
 
 # How a Delivered event was proven (proof of delivery); null on every other event.
-PROOF = {"enum": ["code", "admin_override", None], "description": "How a Delivered event was proven"}
+PROOF = {
+    "type": ["string", "null"],
+    "pattern": "^(admin_override|(code|photo|signature)(,(photo|signature))*)$",
+    "description": "How a Delivered event was proven: admin_override, or what was checked, e.g. code or photo,signature",
+}
 
 # Response bodies (request bodies come from courier/schemas.py).
 RESPONSE_SCHEMAS = {
@@ -417,6 +421,66 @@ RESPONSE_SCHEMAS.update(
     }
 )
 
+# Proof files and CSV imports.
+RESPONSE_SCHEMAS.update(
+    {
+        "OrderProof": shape(
+            ["order_id", "status", "proof"],
+            order_id=ID,
+            status={"enum": vocabulary.STATUSES},
+            proof=shape(
+                ["delivered", "delivered_at", "proved_by", "files"],
+                delivered=BOOL,
+                delivered_at=NULLABLE_TIME,
+                proved_by={
+                    "type": "array",
+                    "items": STR,
+                    "description": 'e.g. ["code"], ["photo", "signature"]',
+                },
+                files={
+                    "type": "array",
+                    "items": shape(
+                        ["proof_id", "kind", "status", "content_type", "size_bytes", "sha256", "captured_at"],
+                        proof_id=ID,
+                        kind={"enum": ["photo", "signature"]},
+                        status={
+                            "enum": vocabulary.STATUSES,
+                            "description": "Captured with this status change",
+                        },
+                        content_type=STR,
+                        size_bytes={"type": "integer", "minimum": 1},
+                        sha256={"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                        captured_at=TIME,
+                        url={"type": "string", "description": "Where to fetch the file"},
+                    ),
+                },
+            ),
+        ),
+        "ImportReport": shape(
+            ["import_id", "dry_run", "atomic", "rows", "valid", "invalid", "created", "results"],
+            import_id=NULLABLE_ID,
+            dry_run=BOOL,
+            atomic=BOOL,
+            rows={"type": "integer", "minimum": 0},
+            valid={"type": "integer", "minimum": 0},
+            invalid={"type": "integer", "minimum": 0},
+            created={"type": "integer", "minimum": 0},
+            message=STR,
+            results={
+                "type": "array",
+                "items": shape(
+                    ["row", "order_id", "tracking_number"],
+                    row={"type": "integer", "description": "Line number in the file (the header is line 1)"},
+                    order_id=NULLABLE_ID,
+                    tracking_number=NULLABLE_STR,
+                    errors={"type": "object", "additionalProperties": STR, "description": "Column: problem"},
+                    values={"type": "object", "additionalProperties": STR, "description": "The row's cells"},
+                ),
+            },
+        ),
+    }
+)
+
 # Dispatch: plans, courier settings, shifts and routes
 REASON = {
     "enum": ["no_coordinates", "over_capacity", "window_unreachable", "no_courier_on_shift"],
@@ -523,7 +587,8 @@ ERROR_MEANINGS = {
     404: "No such object, or one that belongs to someone else",
     409: "Conflict with the current state (duplicate, illegal status move, lost race)",
     413: errors.HTTP_MESSAGES[413][0],
-    422: "A wrong proof-of-delivery code (counted: too many lock the order for an admin)",
+    422: "A wrong proof-of-delivery code (counted: too many lock the order for an admin), or an import whose"
+    " rows have errors (atomic=true, or none could be created; the body also carries the per-row report)",
     429: "Rate limited: retry after the Retry-After header's seconds",
     503: "The database is unreachable: retry shortly",
 }
@@ -534,6 +599,44 @@ PNG = {"image/png": {"schema": {"type": "string", "format": "binary"}}, "image/s
 CSV = {"text/csv": {"schema": STR}}
 JSON_DOC = {"application/json": {"schema": {"type": "object"}}}
 HTML, ANY = {"text/html": {"schema": STR}}, {"*/*": {"schema": STR}}
+BINARY = {"type": "string", "format": "binary"}
+LABEL = {"application/pdf": {"schema": BINARY}, "application/zpl": {"schema": STR}}
+PROOF_ANSWER = {
+    "application/json": {"schema": ref("OrderProof")},
+    "image/jpeg": {"schema": BINARY},
+    "image/png": {"schema": BINARY},
+    "image/svg+xml": {"schema": STR},
+}
+IMPORT_ANSWER = {"application/json": {"schema": ref("ImportReport")}, "text/csv": {"schema": STR}}
+# Request bodies other than JSON (a declaration's upload=): proof files, CSV imports.
+POD_FORM = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {
+            "status": {"enum": ["Delivered", "Failed Attempt"], "default": "Delivered"},
+            "code": {
+                **STR,
+                "maxLength": 64,
+                "description": "The delivery code (as POD_REQUIRE asks; checked if sent)",
+            },
+            "reason": {"enum": vocabulary.FAILURE_REASONS, "description": "Required with Failed Attempt"},
+            "note": {**STR, "maxLength": 1000},
+            "location": {**STR, "maxLength": 255},
+            "photo": {**BINARY, "description": "JPEG or PNG (by its bytes); re-encoded as JPEG without EXIF"},
+            "signature": {**BINARY, "description": "PNG or SVG (scripts refused); Delivered only"},
+        },
+        "additionalProperties": False,
+    }
+}
+CSV_UPLOAD = {
+    "text/csv": {"type": "string", "description": "The CSV itself (UTF-8, header row first)"},
+    "multipart/form-data": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {"file": BINARY},
+        "additionalProperties": False,
+    },
+}
 
 # Path parameters by name (Flask's rule gives the name and, for <int:...>, that it is an id).
 PATH_PARAMETERS = {
@@ -586,7 +689,7 @@ def error_statuses(route, params):
         statuses.add(503)
     if route.roles:
         statuses |= {401, 403}
-    if route.body is not None:
+    if route.body is not None or route.upload:
         statuses |= {400, 413}
     if any(p["in"] == "query" or (p["in"] == "header" and p["name"] != "Authorization") for p in params):
         statuses.add(400)
@@ -627,6 +730,11 @@ def operation(route, names):
         op["requestBody"] = {
             "required": not route.body_optional,
             "content": {"application/json": {"schema": ref(names[id(route.body)])}},
+        }
+    if route.upload:
+        op["requestBody"] = {
+            "required": True,
+            "content": {media: {"schema": schema} for media, schema in route.upload.items()},
         }
     return op
 

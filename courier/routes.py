@@ -66,6 +66,7 @@ class Route:
     errors: tuple = ()
     headers: dict = field(default_factory=dict)  # response headers: name -> description
     needs_database: bool = True
+    upload: dict | None = None  # a body other than JSON, read by the handler: {media type: schema}
 
 
 def param(name, schema, description, where="query", required=False):
@@ -152,6 +153,7 @@ class Declarer:
         headers=None,
         limits=(),
         needs_database=True,
+        upload=None,
     ):
         def decorate(handler):
             summary = (inspect.getdoc(handler) or "").split("\n")[0]
@@ -169,6 +171,7 @@ class Declarer:
                 tuple(errors),
                 dict(headers or {}),
                 needs_database,
+                upload,
             )
             takes = _accepts(handler)
             wants_caller = "caller" in takes

@@ -158,6 +158,19 @@ WEBHOOK = obj(
     description=text(500, nullable=True),
 )
 
+# Issue 17: shipping labels
+LABELS = obj(
+    ["order_ids"],
+    order_ids={
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 500,
+        "uniqueItems": True,
+        "items": identifier(),
+        "description": "The orders to print, one 4x6 inch label per page, in this order (at most 500)",
+    },
+)
+
 # Dispatch: plans, courier settings and shifts
 ID_LIST = {"type": "array", "items": identifier(), "maxItems": 5000}
 PLAN = obj(

@@ -9,6 +9,7 @@ breaks the document. FUZZ_MAX_EXAMPLES (default 30) bounds the examples per oper
 import logging
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,10 @@ from courier.config import from_env
 PASSWORD = "fuzz-password-1"
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 # Streams stay open (they would only time out); /logout would end the very session the run is using.
-EXCLUDE_PATHS = r"(/events$|^/logout$)"
+# The CSV imports (a text/csv or multipart body) make schemathesis 4.32 itself fail in its coverage phase
+# ("AST constructor recursion depth mismatch" in hypothesis' lambda descriptions, with --workers 2), whatever
+# the server answers; tests/test_import.py covers them (bad files, headers, sizes, roles).
+EXCLUDE_PATHS = r"(/events$|^/logout$|/orders/import$)"
 DELETE_USER = "^/admin/delete-user/"
 # Each run: the role, the tags of the operations it covers (admins also cover every public route), and the
 # paths it leaves out. Deleting users runs last, on its own: it may close the accounts the other runs use.
@@ -53,6 +57,9 @@ def config():
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(hours=2),
         BCRYPT_LOG_ROUNDS=4,
         RATELIMIT_ENABLED=False,
+        POD_STORAGE_DIR=tempfile.mkdtemp(
+            prefix="courier-fuzz-pod-"
+        ),  # proof files of the run, not in the repo
     )
     return cfg
 
@@ -162,6 +169,7 @@ def main():
         server.shutdown()
     finally:
         drop(cfg)
+        shutil.rmtree(cfg["POD_STORAGE_DIR"], ignore_errors=True)
     if failed:
         print(f"fuzz: schemathesis found failures in the {', '.join(failed)} run(s)")
     else:

@@ -89,7 +89,19 @@ def request_item(path, method, op, schemas):
     elif "refresh token" in op["description"]:
         request["auth"] = {"type": "bearer", "bearer": [{"key": "token", "value": "{{refreshToken}}"}]}
     body = op.get("requestBody")
-    if body:
+    if body and "multipart/form-data" in body["content"]:
+        # File uploads (proof photos and signatures, CSV imports): one form field per property, files as files.
+        fields = body["content"]["multipart/form-data"]["schema"]["properties"]
+        request["body"] = {
+            "mode": "formdata",
+            "formdata": [
+                {"key": name, "type": "file", "src": []}
+                if schema.get("format") == "binary"
+                else {"key": name, "type": "text", "value": str(schema.get("default", ""))}
+                for name, schema in fields.items()
+            ],
+        }
+    elif body:
         ref = body["content"]["application/json"]["schema"].get("$ref", "")
         example = example_body(schemas, ref.rsplit("/", 1)[-1]) if ref else {}
         headers.append({"key": "Content-Type", "value": "application/json"})
