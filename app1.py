@@ -37,7 +37,7 @@ from courier import (
 from courier.config import check_secret, from_env
 from courier.errors import bad_request, unauthorized
 from courier.limits import limiter
-from courier.openapi import ANY, CSV, HTML, JSON_DOC, PNG, SSE
+from courier.openapi import ANY, CSV, FINAL_STREAM, HTML, JSON_DOC, PNG, SSE, SVG
 from courier.routes import choice, documented, identifier, list_params, moment
 from courier.validation import clean, validate
 from courier.vocabulary import (
@@ -549,7 +549,7 @@ def customer_track_order(order_id, caller):
 
 @route(
     "GET", "/customer/track-order/<int:order_id>/events", tag=CUSTOMER_TAG, roles=(CUSTOMER,), query=LIVE,
-    responses={200: SSE},
+    responses={200: SSE, 204: FINAL_STREAM},
 )  # fmt: skip
 def customer_track_order_events(order_id, caller):
     """Your order live, as Server-Sent Events, full detail; ends when the order is final."""
@@ -570,11 +570,19 @@ def customer_cancel_order(order_id, caller, body):
 
 @route(
     "GET", "/customer/orders/<int:order_id>/qr", tag=CUSTOMER_TAG, roles=(CUSTOMER,), responses={200: PNG},
-    query=(choice("format", ["png", "svg"], "Image format", default="png"),),
+    query=(choice("format", ["png"], "Image format: png (the SVG is GET .../qr.svg)", default="png"),),
 )  # fmt: skip
 def customer_order_qr(order_id, caller, query):
-    """Your order's proof-of-delivery QR code (PNG, or ?format=svg) to show the courier at the door."""
+    """Your order's proof-of-delivery QR code as a PNG, to show the courier at the door."""
     return proof.qr_response(order_id, caller.id, query["format"])
+
+
+@route(
+    "GET", "/customer/orders/<int:order_id>/qr.svg", tag=CUSTOMER_TAG, roles=(CUSTOMER,), responses={200: SVG},
+)  # fmt: skip
+def customer_order_qr_svg(order_id, caller):
+    """Your order's proof-of-delivery QR code as an SVG drawing."""
+    return proof.qr_response(order_id, caller.id, "svg")
 
 
 @route(
@@ -729,7 +737,7 @@ def track(tracking_number):
 
 
 @route(
-    "GET", "/track/<tracking_number>/events", tag=TRACK, query=LIVE, responses={200: SSE},
+    "GET", "/track/<tracking_number>/events", tag=TRACK, query=LIVE, responses={200: SSE, 204: FINAL_STREAM},
     limits=(limiter.limit(tracking.track_rate_limit),),
 )  # fmt: skip
 def track_events(tracking_number):

@@ -15,22 +15,60 @@ def identifier(nullable=False):
     return {"type": ["integer", "null"] if nullable else "integer", "minimum": 1, "maximum": MAX_ID}
 
 
-def obj(required, **properties):
-    """A closed object: unknown fields are rejected."""
-    return {
+# Text that is not blank: a required string made only of spaces counts as missing (validation.validate).
+NOT_BLANK = r"\S"
+
+
+def _not_blank(schema):
+    """A required text field: at least one character that is not white space."""
+    types = schema.get("type")
+    if "string" not in (types if isinstance(types, list) else [types]):
+        return schema
+    schema = {**schema, "minLength": max(schema.get("minLength", 0), 1)}
+    schema.setdefault("pattern", NOT_BLANK)
+    schema.setdefault("x-problem", "must not be blank")
+    return schema
+
+
+def obj(required, *rules, **properties):
+    """A closed object: unknown fields are rejected, required text must not be blank. Each rule is a rule
+    between fields (see rule()), published in allOf and enforced by validation.validate."""
+    for name in required:
+        properties[name] = _not_blank(properties[name])
+    schema = {
         "type": "object",
         "required": list(required),
         "properties": properties,
         "additionalProperties": False,
     }
+    if rules:
+        schema["allOf"] = list(rules)
+    return schema
+
+
+def rule(description, fields, **schema):
+    """A rule between fields, in JSON Schema; a body that breaks it is a 400 missing_fields naming `fields`
+    (a dict: field -> what is missing) with `description` as the message."""
+    return {**schema, "description": description, "x-fields": fields}
+
+
+def present(name, schema):
+    """The field is there and matches schema (e.g. not null)."""
+    return {"required": [name], "properties": {name: schema}}
 
 
 EMAIL = text(254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", **{"x-problem": "must be a valid email address"})
-# 8 to 72 bytes in UTF-8 (checked in auth.hash_password); in characters that is at least 2 and at most 72.
-PASSWORD = {"type": "string", "minLength": 2, "maxLength": 72, "description": "8 to 72 bytes (UTF-8)"}
+# 8 to 72 characters and at most 72 bytes in UTF-8 (bcrypt reads 72 bytes; checked in auth.hash_password).
+PASSWORD = {
+    "type": "string",
+    "minLength": 8,
+    "maxLength": 72,
+    "description": "8 to 72 characters, and at most 72 bytes in UTF-8 (bcrypt's limit): a longer one is a 400",
+}
 PHONE = text(40, nullable=True, pattern=r"^\+?[0-9 ()./-]{3,40}$", **{"x-problem": "must be a phone number"})
 LATITUDE = {"type": ["number", "null"], "minimum": -90, "maximum": 90}
 LONGITUDE = {"type": ["number", "null"], "minimum": -180, "maximum": 180}
+NUMBER = {"type": "number"}
 
 SIGNUP = obj(
     ["name", "email", "password", "address"],
@@ -42,6 +80,14 @@ SIGNUP = obj(
 )
 LOGIN = obj(
     ["password"],
+    rule(
+        "email (customers, delivery persons) or username (admins)",
+        {"email": "required (or username)"},
+        anyOf=[
+            present("email", text(254, pattern=NOT_BLANK)),
+            present("username", text(64, pattern=NOT_BLANK)),
+        ],
+    ),
     email=text(254, nullable=True),
     username=text(64, nullable=True),
     password={"type": "string", "maxLength": 1024},
@@ -72,7 +118,7 @@ PLACE_ORDER = obj(
     recipient_phone=PHONE,
     description=text(1000, nullable=True),
     # The column keeps 3 decimals: anything under 1 g would be stored as 0, which the database refuses.
-    weight_kg={"type": ["number", "null"], "exclusiveMinimum": 0, "minimum": 0.001, "maximum": 100000},
+    weight_kg={"type": ["number", "null"], "minimum": 0.001, "maximum": 100000},
 )
 ASSIGN = obj(
     ["order_id", "delivery_person_id"],
@@ -83,6 +129,22 @@ ASSIGN = obj(
 CANCEL = obj([], reason=text(500, nullable=True))
 UPDATE_STATUS = obj(
     ["order_id", "status"],
+    rule(
+        "A Failed Attempt needs a reason",
+        {"reason": "required"},
+        **{
+            "if": present("status", {"const": "Failed Attempt"}),
+            "then": present("reason", {"enum": FAILURE_REASONS}),
+        },
+    ),
+    rule(
+        "Delivered needs the proof-of-delivery code",
+        {"code": "required to set Delivered: scan the customer's QR code"},
+        **{
+            "if": present("status", {"const": "Delivered"}),
+            "then": present("code", text(64, pattern=NOT_BLANK)),
+        },
+    ),
     order_id=identifier(),
     status={"enum": STATUSES},
     note=text(1000, nullable=True),
@@ -92,6 +154,24 @@ UPDATE_STATUS = obj(
 )
 UPDATE_LOCATION = obj(
     [],
+    rule(
+        "latitude and longitude go together",
+        {"latitude": "required with the other coordinate", "longitude": "required with the other coordinate"},
+        **{"if": present("latitude", NUMBER), "then": present("longitude", NUMBER)},
+    ),
+    rule(
+        "longitude and latitude go together",
+        {"latitude": "required with the other coordinate", "longitude": "required with the other coordinate"},
+        **{"if": present("longitude", NUMBER), "then": present("latitude", NUMBER)},
+    ),
+    rule(
+        "Coordinates, location text, or both",
+        {
+            "latitude": "required (with longitude) unless location is given",
+            "location": "required without coordinates",
+        },
+        anyOf=[present("latitude", NUMBER), present("location", text(255, pattern=NOT_BLANK))],
+    ),
     latitude=LATITUDE,
     longitude=LONGITUDE,
     location=text(255, nullable=True),
@@ -100,6 +180,14 @@ UPDATE_LOCATION = obj(
 RAISE_ISSUE = obj(["message"], message=text(5000), order_id=identifier(nullable=True))
 ANSWER_ISSUE = obj(
     ["issue_id"],
+    rule(
+        "Send a response, a status, or both",
+        {"response": "required without status", "status": "required without response"},
+        anyOf=[
+            present("response", text(5000, pattern=NOT_BLANK)),
+            present("status", {"enum": ISSUE_STATUSES}),
+        ],
+    ),
     issue_id=identifier(),
     response=text(5000, nullable=True),
     status={"enum": [*ISSUE_STATUSES, None]},
@@ -118,7 +206,16 @@ CHANGE_PASSWORD = obj(
 LOGOUT = obj([], refresh_token={"type": ["string", "null"], "maxLength": 4096})
 
 DELIVERY_CODE = text(64, minLength=1, description="The proof-of-delivery code, as scanned from the QR code")
-PREFERENCES = obj([], email={"type": "boolean"}, sms={"type": "boolean"})
+PREFERENCES = obj(
+    [],
+    rule(
+        "Send email, sms, or both",
+        {"email": "required without sms", "sms": "required without email"},
+        minProperties=1,
+    ),
+    email={"type": "boolean"},
+    sms={"type": "boolean"},
+)
 CONFIRM_DELIVERY = obj(
     ["order_id", "code"],
     order_id=identifier(),
@@ -130,6 +227,11 @@ OVERRIDE_DELIVERY = obj(["reason"], reason=text(500, minLength=1))
 WEBHOOK_EVENTS = {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": EVENT_TYPES}}
 WEBHOOK = obj(
     ["url"],
+    rule(
+        "events (or its other name event_types), not both",
+        {"events": "required (or event_types, not both)"},
+        oneOf=[{"required": ["events"]}, {"required": ["event_types"]}],
+    ),
     url=text(2000, pattern=r"^https?://[^\s/$.?#][^\s]*$", **{"x-problem": "must be an http(s) URL"}),
     events={**WEBHOOK_EVENTS, "description": "The event types to receive (required)"},
     event_types={**WEBHOOK_EVENTS, "description": "Another name for events"},

@@ -26,7 +26,7 @@ from courier.auth import hash_password
 from courier.config import from_env
 
 PASSWORD = "fuzz-password-1"
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+CHECKS = "all"
 # Streams stay open (they would only time out); /logout would end the very session the run is using.
 EXCLUDE_PATHS = r"(/events$|^/logout$)"
 DELETE_USER = "^/admin/delete-user/"
@@ -128,7 +128,8 @@ def schemathesis(base, token, tags, exclude, max_examples):
         "--checks", CHECKS,
         "--include-tag-regex", f"^({tags})$",
         "--exclude-path-regex", exclude,
-        "--phases", "examples,coverage,fuzzing",
+        "--phases", os.environ.get("FUZZ_PHASES", "examples,coverage,fuzzing,stateful"),
+        "--mode", "all",  # positive and negative data
         "--max-examples", str(max_examples),
         "--request-timeout", "10",
         "--seed", os.environ.get("FUZZ_SEED", "4242"),
