@@ -15,8 +15,10 @@ def identifier(nullable=False):
     return {"type": ["integer", "null"] if nullable else "integer", "minimum": 1, "maximum": MAX_ID}
 
 
-# Text that is not blank: a required string made only of spaces counts as missing (validation.validate).
-NOT_BLANK = r"\S"
+# Text that is not blank: a required string made only of white space counts as missing (validation.validate
+# strips with str.strip). The class spells out Python's white space, so JSON Schema's (ECMA) regex agrees.
+WHITE_SPACE = r"\t\n\v\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"[^{WHITE_SPACE}]"
 
 
 def _not_blank(schema):
@@ -46,10 +48,10 @@ def obj(required, *rules, **properties):
     return schema
 
 
-def rule(description, fields, **schema):
-    """A rule between fields, in JSON Schema; a body that breaks it is a 400 missing_fields naming `fields`
-    (a dict: field -> what is missing) with `description` as the message."""
-    return {**schema, "description": description, "x-fields": fields}
+def rule(description, fields, message="Missing required fields", **schema):
+    """A rule between fields, in JSON Schema; a body that breaks it is a 400 missing_fields with `message`,
+    naming `fields` (a dict: field -> what is missing)."""
+    return {**schema, "description": description, "x-fields": fields, "x-message": message}
 
 
 def present(name, schema):
@@ -132,6 +134,7 @@ UPDATE_STATUS = obj(
     rule(
         "A Failed Attempt needs a reason",
         {"reason": "required"},
+        "reason is required for a failed attempt",
         **{
             "if": present("status", {"const": "Failed Attempt"}),
             "then": present("reason", {"enum": FAILURE_REASONS}),
@@ -183,6 +186,7 @@ ANSWER_ISSUE = obj(
     rule(
         "Send a response, a status, or both",
         {"response": "required without status", "status": "required without response"},
+        "Send a response, a status, or both",
         anyOf=[
             present("response", text(5000, pattern=NOT_BLANK)),
             present("status", {"enum": ISSUE_STATUSES}),
@@ -211,6 +215,7 @@ PREFERENCES = obj(
     rule(
         "Send email, sms, or both",
         {"email": "required without sms", "sms": "required without email"},
+        "Send email, sms, or both",
         minProperties=1,
     ),
     email={"type": "boolean"},
@@ -224,6 +229,9 @@ CONFIRM_DELIVERY = obj(
     location=text(255, nullable=True),
 )
 OVERRIDE_DELIVERY = obj(["reason"], reason=text(500, minLength=1))
+# An http(s) URL: a host name or IPv4 address, an optional port (0-65535), then printable ASCII.
+PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+URL = rf"^https?://[A-Za-z0-9]([A-Za-z0-9._~-]*)(:{PORT})?([/?#][!-~]*)?$"
 WEBHOOK_EVENTS = {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": EVENT_TYPES}}
 WEBHOOK = obj(
     ["url"],
@@ -232,7 +240,7 @@ WEBHOOK = obj(
         {"events": "required (or event_types, not both)"},
         oneOf=[{"required": ["events"]}, {"required": ["event_types"]}],
     ),
-    url=text(2000, pattern=r"^https?://[^\s/$.?#][^\s]*$", **{"x-problem": "must be an http(s) URL"}),
+    url=text(2000, pattern=URL, **{"x-problem": "must be an http(s) URL"}),
     events={**WEBHOOK_EVENTS, "description": "The event types to receive (required)"},
     event_types={**WEBHOOK_EVENTS, "description": "Another name for events"},
     description=text(500, nullable=True),

@@ -82,7 +82,7 @@ def validate(schema, data):
         raise bad_request(message, "invalid_fields", fields)
     if broken:
         raise bad_request(
-            "; ".join(r["description"] for r in broken),
+            broken[0]["x-message"],
             "missing_fields",
             {name: problem for r in broken for name, problem in r["x-fields"].items()},
         )
