@@ -299,7 +299,9 @@ def test_another_couriers_order_is_404(client, world, orders, sql, status):
     before_row, before_events = order_row(sql, oid), events(sql, oid)
     for to in ("Picked Up", "Out for Delivery", "Delivered", "Returned"):
         code = {"code": "0000000000"} if to == "Delivered" else {}  # Delivered without a code is a 400 first
-        assert_error(update_status(client, world.dave, order_id=oid, status=to, **code), 404, "order_not_found")
+        assert_error(
+            update_status(client, world.dave, order_id=oid, status=to, **code), 404, "order_not_found"
+        )
     assert order_row(sql, oid) == before_row and events(sql, oid) == before_events
 
 
