@@ -60,12 +60,24 @@ def present(name, schema):
 
 
 EMAIL = text(254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", **{"x-problem": "must be a valid email address"})
-# 8 to 72 characters and at most 72 bytes in UTF-8 (bcrypt reads 72 bytes; checked in auth.hash_password).
+# 8 to 72 characters and at most 72 bytes in UTF-8 (bcrypt reads 72 bytes; auth.hash_password checks it too).
+# JSON Schema counts characters, not bytes, so the byte limit is spelled by the widest character used: 72 ASCII
+# characters, 36 up to U+07FF (2 bytes each), 24 in the rest of the BMP (3 bytes), 18 of any kind (4 bytes).
 PASSWORD = {
     "type": "string",
     "minLength": 8,
     "maxLength": 72,
-    "description": "8 to 72 characters, and at most 72 bytes in UTF-8 (bcrypt's limit): a longer one is a 400",
+    "anyOf": [
+        {"pattern": "^[\\u0000-\\u007f]*$"},
+        {"maxLength": 36, "pattern": "^[\\u0000-\\u07ff]*$"},
+        {"maxLength": 24, "pattern": "^[\\u0000-\\ud7ff\\ue000-\\uffff]*$"},
+        {"maxLength": 18},
+    ],
+    "description": (
+        "8 to 72 characters and at most 72 bytes in UTF-8 (bcrypt's limit): up to 72 ASCII characters, "
+        "36 if any is beyond ASCII up to U+07FF, 24 if any is beyond that in the BMP, 18 otherwise"
+    ),
+    "x-problem": "must be 8 to 72 characters and at most 72 bytes (UTF-8)",
 }
 PHONE = text(40, nullable=True, pattern=r"^\+?[0-9 ()./-]{3,40}$", **{"x-problem": "must be a phone number"})
 LATITUDE = {"type": ["number", "null"], "minimum": -90, "maximum": 90}

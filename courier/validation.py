@@ -44,6 +44,8 @@ def _problem(error):
         return "must be one of: " + ", ".join(str(v) for v in value if v is not None)
     if kind == "pattern":
         return error.schema.get("x-problem", "has an invalid format")
+    if kind in ("anyOf", "oneOf") and "x-problem" in error.schema:
+        return error.schema["x-problem"]
     return error.message
 
 
