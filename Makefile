@@ -1,12 +1,14 @@
 # Courier Tracking System: `make run` starts the API on the demo database, `make test` runs the suite.
-# Both create the virtualenv, install the pinned dependencies and create the database if missing.
+# Both create the virtualenv and the database if missing; `make run` installs the runtime packages only
+# (requirements.txt), `make test` also the test, lint, fuzz and browser tools (requirements-dev.txt).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app1
 
-.PHONY: run serve bench test lint format venv env db check-db clean fuzz postman chromium screenshots contract contract-tools
+.PHONY: run serve bench test lint format venv venv-dev env db check-db clean fuzz postman chromium screenshots \
+	cluster cluster-stop haproxy bench-cluster contract contract-tools
 
 run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data, and a notification worker
 	$(FLASK) init-db
@@ -16,10 +18,29 @@ serve: venv env check-db  ## Production-style: gunicorn with gevent workers (see
 	$(FLASK) init-db
 	$(BIN)/gunicorn -c gunicorn.conf.py
 
+cluster: venv env check-db haproxy  ## HAProxy on :8080 in front of two gunicorn nodes and two workers (one MySQL, one Redis)
+	$(FLASK) init-db
+	$(BIN)/python -m tools.cluster start
+
+cluster-stop:  ## Stop what `make cluster` started
+	@$(or $(wildcard $(BIN)/python),$(PYTHON)) -m tools.cluster stop
+
+bench-cluster: venv env check-db haproxy  ## wrk: one node against two behind HAProxy, in one run; writes bench/CLUSTER.md
+	$(BIN)/python bench/cluster.py
+
+# HAProxy comes from Debian; the cluster and its tests need it.
+haproxy:  ## Install Debian's haproxy if it is missing (needs root)
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { \
+		test "$$(id -u)" = 0 || { echo "HAProxy is missing: run 'apt-get install haproxy' as root, then try again"; exit 1; }; \
+		echo "HAProxy is missing: installing Debian's haproxy (apt-get, as root)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -o DPkg::Lock::Timeout=300 -y -qq haproxy >/dev/null || { \
+			echo "Could not install haproxy: run 'apt-get install haproxy' as root"; exit 1; }; }
+
 bench: venv env check-db  ## Load-test the production server with wrk on 1k and 1M orders; writes bench/RESULTS.md
 	$(BIN)/python bench/run.py
 
-test: venv check-db chromium  ## Lint, then run the test suite (browser tests included) against a throwaway database
+test: venv-dev check-db chromium haproxy  ## Lint, then run the test suite (browser tests included) against a throwaway database
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -32,10 +53,10 @@ chromium:  ## Install Debian's chromium for the browser tests if /usr/bin/chromi
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null || { \
 			echo "Could not install chromium: run 'apt-get install chromium' as root"; exit 1; }; }
 
-screenshots: venv check-db chromium  ## Run the browser tests and refresh the README's docs/screenshots/*.png
+screenshots: venv-dev check-db chromium  ## Run the browser tests and refresh the README's docs/screenshots/*.png
 	UPDATE_DOC_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
-fuzz: venv check-db  ## schemathesis against the live /openapi.json as each role, on a throwaway database
+fuzz: venv-dev check-db  ## schemathesis against the live /openapi.json as each role, on a throwaway database
 	$(BIN)/python -m tools.fuzz
 
 # The contract tools stay out of the runtime install: openapi-python-client in .tools/client-venv, newman and
@@ -53,26 +74,33 @@ tools/node/node_modules/.installed: tools/node/package.json tools/node/package-l
 	cd tools/node && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-contract: venv check-db contract-tools  ## Redocly lint, a generated Python client and newman, on a fresh demo server
+contract: venv-dev check-db contract-tools  ## Redocly lint, a generated Python client and newman, on a fresh demo server
 	$(BIN)/python -m tools.contract
 
-postman: venv  ## Regenerate docs/postman_collection.json from the OpenAPI document
+postman: venv-dev  ## Regenerate docs/postman_collection.json from the OpenAPI document
 	$(BIN)/python -m tools.postman docs/postman_collection.json
 
-lint: venv
+lint: venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: venv
+format: venv-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed  ## The runtime packages (requirements.txt)
+
+venv-dev: $(VENV)/.installed-dev  ## The runtime packages and the test, lint, fuzz and browser tools
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed
 
 env: .env  ## Create .env from .env.example with a freshly generated JWT secret
 

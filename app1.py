@@ -6,7 +6,8 @@ as `body`), the query parameters (`query`) and the responses; the OpenAPI docume
 declarations (see courier/routes.py). Handlers parse what is left, call a courier.* module and respond.
 """
 
-from flask import Blueprint, Flask, jsonify, request
+import click
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, stream_with_context
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from courier import (
@@ -56,6 +57,19 @@ api = Blueprint("api", __name__)
 route = routes.Declarer(api)
 
 
+@click.command("gen-data")
+@click.option("--orders", "count", type=click.IntRange(1, 50_000_000), default=1000, show_default=True)
+def gen_data_command(count):
+    """Fill the configured database with COUNT realistic orders (and customers, couriers, events...)."""
+    from tools import gendata  # a development tool, loaded only when this command runs
+
+    if current_app.config["MYSQL_DB"] == "courier1" and not click.confirm(
+        "Add generated data to the demo database courier1?", default=False
+    ):
+        raise click.Abort()
+    gendata.generate(current_app.config, count, echo=click.echo)
+
+
 def create_app(test_config=None):
     """Create and configure the app; test_config overrides the environment."""
     app = Flask(__name__)
@@ -74,6 +88,7 @@ def create_app(test_config=None):
     limits.init_app(app)
     worker.init_app(app)
     app.register_blueprint(api)
+    app.cli.add_command(gen_data_command)
     return app
 
 
@@ -288,7 +303,7 @@ def admin_users(query):
 def admin_orders(query):
     """Orders, filtered by status, customer, courier and creation date, newest first by default."""
     page = query.pop("page")
-    rows, next_cursor = orders.list_orders(page, *orders.order_filters(**query))
+    rows, next_cursor = orders.list_orders(page, *orders.order_filters(**query), ADMIN)
     return {"orders": rows, "next_cursor": next_cursor}
 
 
@@ -297,8 +312,17 @@ def admin_orders(query):
     query=ADMIN_ORDER_FILTERS,
 )  # fmt: skip
 def admin_orders_export(query):
-    """The filtered orders as CSV, streamed (constant memory at any size)."""
-    return export.orders_csv(*orders.order_filters(**query))
+    """The filtered orders as CSV, streamed (constant memory at any size).
+
+    The rows are read as the body is sent, on a connection of the stream's own (the request's connection goes
+    back to the pool when the handler returns).
+    """
+    chunks = export.csv_chunks(*orders.order_filters(**query))
+    response = Response(stream_with_context(chunks), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.filename()}"'
+    response.headers["X-Accel-Buffering"] = "no"  # a proxy passes each chunk on at once
+    return response
 
 
 @route(
@@ -319,9 +343,11 @@ def admin_analytics(query):
 )  # fmt: skip
 def admin_assign_delivery(caller, body):
     """Assign a Pending order to a courier, or move an Assigned one with "reassign": true."""
-    with db.transaction():
-        lifecycle.assign(body["order_id"], body["delivery_person_id"], body.get("reassign", False), caller)
-    return {"message": "Order assigned successfully", "order": orders.get_order(body["order_id"])}
+    lifecycle.assign(body["order_id"], body["delivery_person_id"], body.get("reassign", False), caller)
+    return {
+        "message": "Order assigned successfully",
+        "order": orders.get_order(body["order_id"], caller.role),
+    }
 
 
 @route(
@@ -330,9 +356,8 @@ def admin_assign_delivery(caller, body):
 )  # fmt: skip
 def admin_cancel_order(order_id, caller, body):
     """An admin cancels any order that is not final."""
-    with db.transaction():
-        lifecycle.cancel(order_id, caller, reason=clean(body.get("reason")))
-    return {"message": "Order cancelled", "order": orders.get_order(order_id)}
+    lifecycle.cancel(order_id, caller, reason=clean(body.get("reason")))
+    return {"message": "Order cancelled", "order": orders.get_order(order_id, caller.role)}
 
 
 @route(
@@ -341,9 +366,8 @@ def admin_cancel_order(order_id, caller, body):
 )  # fmt: skip
 def admin_return_order(order_id, caller, body):
     """An admin closes a Failed Attempt order as Returned (to the sender)."""
-    with db.transaction():
-        lifecycle.admin_return(order_id, caller, note=clean(body.get("reason")))
-    return {"message": "Order returned", "order": orders.get_order(order_id)}
+    lifecycle.admin_return(order_id, caller, note=clean(body.get("reason")))
+    return {"message": "Order returned", "order": orders.get_order(order_id, caller.role)}
 
 
 @route(
@@ -352,9 +376,8 @@ def admin_return_order(order_id, caller, body):
 )  # fmt: skip
 def admin_override_delivery(order_id, caller, body):
     """Mark an Out for Delivery order Delivered without the code, with a reason (e.g. after review)."""
-    with db.transaction():
-        proof.admin_override(order_id, caller, clean(body["reason"]))
-    return {"message": "Order marked as delivered", "order": orders.get_order(order_id)}
+    lifecycle.admin_override(order_id, caller, clean(body["reason"]))
+    return {"message": "Order marked as delivered", "order": orders.get_order(order_id, caller.role)}
 
 
 @route(
@@ -363,9 +386,8 @@ def admin_override_delivery(order_id, caller, body):
 )  # fmt: skip
 def admin_unlock_delivery(order_id, caller, body):
     """Let the courier try the delivery code again on an order locked after too many wrong codes."""
-    with db.transaction():
-        proof.unlock(order_id, caller, clean(body.get("reason")))
-    return {"message": "Delivery code unlocked", "order": orders.get_order(order_id)}
+    lifecycle.unlock(order_id, caller, clean(body.get("reason")))
+    return {"message": "Delivery code unlocked", "order": orders.get_order(order_id, caller.role)}
 
 
 @route(
@@ -500,7 +522,7 @@ def admin_enable_webhook(webhook_id):
 )  # fmt: skip
 def admin_test_webhook(webhook_id):
     """Queue a signed webhook.test event to the endpoint."""
-    notification = webhooks.send_test(webhook_id)
+    notification = notifications.queue_webhook_test(webhook_id)
     return {"message": "Test event queued", "notification": notification}, 202
 
 
@@ -534,7 +556,8 @@ def customer_place_order(caller, body):
 def customer_orders(caller, query):
     """Your own orders, newest first by default, optionally by ?status=."""
     page = query.pop("page")
-    rows, next_cursor = orders.list_orders(page, *orders.order_filters(customer_id=caller.id, **query))
+    where, args = orders.order_filters(customer_id=caller.id, **query)
+    rows, next_cursor = orders.list_orders(page, where, args, CUSTOMER)
     return {"orders": rows, "next_cursor": next_cursor}
 
 
@@ -563,9 +586,8 @@ def customer_track_order_events(order_id, caller):
 )  # fmt: skip
 def customer_cancel_order(order_id, caller, body):
     """Cancel your own order before pickup."""
-    with db.transaction():
-        lifecycle.cancel(order_id, caller, reason=clean(body.get("reason")), customer_id=caller.id)
-    return {"message": "Order cancelled", "order": orders.get_order(order_id)}
+    lifecycle.cancel(order_id, caller, reason=clean(body.get("reason")), customer_id=caller.id)
+    return {"message": "Order cancelled", "order": orders.get_order(order_id, caller.role)}
 
 
 @route(
@@ -574,7 +596,17 @@ def customer_cancel_order(order_id, caller, body):
 )  # fmt: skip
 def customer_order_qr(order_id, caller, query):
     """Your order's proof-of-delivery QR code as a PNG, to show the courier at the door."""
-    return proof.qr_response(order_id, caller.id, query["format"])
+    return qr_image_response(order_id, caller, query["format"])
+
+
+def qr_image_response(order_id, caller, fmt):
+    """The caller's order's QR code in one format (one media type per route), never cached."""
+    image, filename = proof.customer_qr(order_id, caller.id, fmt)
+    response = Response(image, mimetype=proof.QR_TYPES[fmt])
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
 
 
 @route(
@@ -582,7 +614,7 @@ def customer_order_qr(order_id, caller, query):
 )  # fmt: skip
 def customer_order_qr_svg(order_id, caller):
     """Your order's proof-of-delivery QR code as an SVG drawing."""
-    return proof.qr_response(order_id, caller.id, "svg")
+    return qr_image_response(order_id, caller, "svg")
 
 
 @route(
@@ -591,7 +623,9 @@ def customer_order_qr_svg(order_id, caller):
 )  # fmt: skip
 def customer_delivery_code(order_id, caller):
     """Your order's proof-of-delivery code as text, for reading it out when the QR code cannot be scanned."""
-    return proof.customer_code(order_id, caller.id)
+    response = jsonify(proof.customer_code(order_id, caller.id))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @route("GET", "/customer/preferences", tag=CUSTOMER_TAG, roles=(CUSTOMER,), responses={200: "Preferences"})
@@ -656,18 +690,20 @@ def delivery_assigned_orders(caller, query):
 )  # fmt: skip
 def delivery_update_status(caller, body):
     """Move an order assigned to you along its lifecycle (Delivered needs the delivery code)."""
-    with db.transaction():
-        lifecycle.courier_update(
-            body["order_id"],
-            caller.id,
-            body["status"],
-            caller,
-            note=clean(body.get("note")),
-            location=clean(body.get("location")),
-            reason=body.get("reason"),
-            code=body.get("code"),
-        )
-    return {"message": "Status updated successfully", "order": orders.get_order(body["order_id"])}
+    lifecycle.courier_update(
+        body["order_id"],
+        caller.id,
+        body["status"],
+        caller,
+        note=clean(body.get("note")),
+        location=clean(body.get("location")),
+        reason=body.get("reason"),
+        code=body.get("code"),
+    )
+    return {
+        "message": "Status updated successfully",
+        "order": orders.get_order(body["order_id"], caller.role),
+    }
 
 
 @route(
@@ -676,17 +712,16 @@ def delivery_update_status(caller, body):
 )  # fmt: skip
 def delivery_confirm_delivery(caller, body):
     """Set Delivered with the code scanned from the customer's QR code."""
-    with db.transaction():
-        lifecycle.courier_update(
-            body["order_id"],
-            caller.id,
-            "Delivered",
-            caller,
-            note=clean(body.get("note")),
-            location=clean(body.get("location")),
-            code=body["code"],
-        )
-    return {"message": "Delivery confirmed", "order": orders.get_order(body["order_id"])}
+    lifecycle.courier_update(
+        body["order_id"],
+        caller.id,
+        "Delivered",
+        caller,
+        note=clean(body.get("note")),
+        location=clean(body.get("location")),
+        code=body["code"],
+    )
+    return {"message": "Delivery confirmed", "order": orders.get_order(body["order_id"], caller.role)}
 
 
 @route(
@@ -706,8 +741,7 @@ def delivery_update_location(caller, body):
             "location": "required without coordinates",
         }
         raise bad_request("Missing required fields", "missing_fields", problem)
-    with db.transaction():
-        ids = tracking.update_location(caller, lat, lng, location, body.get("order_id"))
+    ids = tracking.update_location(caller, lat, lng, location, body.get("order_id"))
     position = {"latitude": lat, "longitude": lng, "location": location}
     return {"message": "Location updated successfully", "order_ids": ids, "position": position}
 

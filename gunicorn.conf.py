@@ -7,38 +7,39 @@ runs on a small native thread pool (it releases the GIL) so a login storm does n
 """
 
 import multiprocessing
-import os
 
 import pymysql
-from dotenv import load_dotenv
 
-load_dotenv()
+from courier.config import from_env
+
+# Not named `config`: gunicorn reads that name in this file as its own setting (the config file path).
+settings = from_env()  # the app's settings and defaults (courier/config.py SETTINGS)
 
 wsgi_app = "app1:create_app()"
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+bind = f"{settings['HOST']}:{settings['PORT']}"
 worker_class = "gevent"
-workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
+workers = settings["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
 # Concurrent connections (requests and SSE streams) per worker.
-worker_connections = int(os.environ.get("WORKER_CONNECTIONS") or 2000)
+worker_connections = settings["WORKER_CONNECTIONS"]
 keepalive = 5
 timeout = 30  # a worker that stops answering the arbiter for this long is restarted
 graceful_timeout = 30
-max_requests = int(os.environ.get("MAX_REQUESTS") or 0)  # 0: workers are never recycled
+max_requests = settings["MAX_REQUESTS"]  # 0: workers are never recycled
 accesslog = None  # the app writes its own one-line JSON access log
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info")
+loglevel = settings["LOG_LEVEL"]
 
 
 def on_starting(server):
     """Refuse to start when the pools of every worker could exceed MySQL's max_connections."""
-    pool = int(os.environ.get("DB_POOL_SIZE", "10"))
+    pool = settings["DB_POOL_SIZE"]
     needed = workers * pool
     try:
         conn = pymysql.connect(
-            host=os.environ.get("MYSQL_HOST", "127.0.0.1"),
-            port=int(os.environ.get("MYSQL_PORT", "3306")),
-            user=os.environ.get("MYSQL_USER", "root"),
-            password=os.environ.get("MYSQL_PASSWORD", ""),
+            host=settings["MYSQL_HOST"],
+            port=settings["MYSQL_PORT"],
+            user=settings["MYSQL_USER"],
+            password=settings["MYSQL_PASSWORD"],
             connect_timeout=3,
         )
     except pymysql.err.OperationalError as err:

@@ -17,6 +17,7 @@ import math
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
 
+from . import replica
 from .db import query
 from .errors import bad_request
 from .vocabulary import FINAL as CLOSED
@@ -235,6 +236,7 @@ def _issues(start, end):
     return {"by_status": by_status, "open": int(open_now)}
 
 
+@replica.reads()  # reports may be a few seconds old
 def summary(date_from, date_to):
     """GET /admin/analytics: every figure for the orders (and issues) created in [date_from, date_to]."""
     start, end = date_range(date_from, date_to)

@@ -16,7 +16,7 @@ from flask_jwt_extended import (
 
 from . import cpu
 from .db import execute, query
-from .errors import ApiError, bad_request, error_response, forbidden
+from .errors import bad_request, error_response, forbidden
 
 bcrypt = Bcrypt()
 jwt = JWTManager()
@@ -201,18 +201,3 @@ def init_app(app):
     @jwt.revoked_token_loader
     def revoked_token(jwt_header, payload):
         return _token_error("Token has been revoked", "token_revoked")
-
-    @jwt.needs_fresh_token_loader
-    def needs_fresh(jwt_header, payload):
-        return _token_error("A fresh token is required", "fresh_token_required")
-
-    @jwt.user_lookup_error_loader
-    def lookup_error(jwt_header, payload):
-        return _token_error("Unknown account", "invalid_token")
-
-    @jwt.token_verification_failed_loader
-    def verification_failed(jwt_header, payload):
-        return _token_error("Invalid token", "invalid_token")
-
-
-__all__ = ["ApiError", "Caller", "require_role"]

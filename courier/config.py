@@ -1,4 +1,4 @@
-"""Configuration from the environment (and .env), with the defaults PRODUCT.md fixes."""
+"""Configuration: every setting the environment (and .env) may give, with its default, in one table."""
 
 import logging
 import os
@@ -9,77 +9,116 @@ from dotenv import load_dotenv
 
 log = logging.getLogger(__name__)
 MIN_SECRET_BYTES = 32
+MAX_BODY_BYTES = 1024 * 1024  # larger request bodies get 413
+
+
+def boolean(text):
+    """The one reading of a yes/no setting: 1, true, yes, on (any case) are yes; anything else is no."""
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+# Every setting read from the environment (or .env): name -> (default, type). An empty value means the default.
+SETTINGS = {
+    "MYSQL_HOST": ("127.0.0.1", str),
+    "MYSQL_PORT": (3306, int),
+    "MYSQL_USER": ("root", str),
+    "MYSQL_PASSWORD": ("", str),
+    "MYSQL_DB": ("courier1", str),
+    "MYSQL_CONNECT_TIMEOUT": (2, int),
+    "MYSQL_READ_TIMEOUT": (4, int),
+    # Reverse proxies in front of the app whose X-Forwarded-For / -Proto to trust (0: none)
+    "TRUSTED_PROXIES": (0, int),
+    "DB_POOL_SIZE": (10, int),
+    # Read replica for public tracking, analytics and the CSV export (empty host: every read on the primary);
+    # it is skipped while it lags more than REPLICA_MAX_LAG_SECONDS, checked every REPLICA_CHECK_SECONDS
+    "MYSQL_REPLICA_HOST": ("", str),
+    "MYSQL_REPLICA_PORT": (3306, int),
+    "REPLICA_MAX_LAG_SECONDS": (5.0, float),
+    "REPLICA_CHECK_SECONDS": (1.0, float),
+    "JWT_SECRET_KEY": ("", str),
+    "HOST": ("127.0.0.1", str),
+    "PORT": (5000, int),
+    "CORS_ORIGINS": ("*", str),
+    # Rate-limit storage shared by every process (e.g. redis://127.0.0.1:6379/0); empty: in memory
+    "REDIS_URL": ("", str),
+    "RATELIMIT_ENABLED": (True, boolean),
+    # Failed logins (and failed password changes) allowed per account and per client address
+    "LOGIN_LIMIT_PER_ACCOUNT": ("5 per 15 minutes", str),
+    "LOGIN_LIMIT_PER_IP": ("50 per 15 minutes", str),
+    "LOGIN_LIMIT_KEY_PREFIX": ("courier", str),
+    # Public tracking (GET /track/...) per client; live streams (SSE) poll, beat and end on these
+    "TRACK_RATE_LIMIT": ("60/minute", str),
+    "SSE_POLL_SECONDS": (1.0, float),
+    "SSE_HEARTBEAT_SECONDS": (15.0, float),
+    "SSE_MAX_SECONDS": (3600.0, float),
+    "BCRYPT_LOG_ROUNDS": (12, int),
+    # Links in emails and SMS point here (the public tracking page is PUBLIC_BASE_URL/t/<tracking number>)
+    "PUBLIC_BASE_URL": ("http://127.0.0.1:5000", lambda text: text.rstrip("/")),
+    # Email over SMTP; empty SMTP_HOST: no emails are queued
+    "SMTP_HOST": ("", str),
+    "SMTP_PORT": (587, int),
+    "SMTP_USER": ("", str),
+    "SMTP_PASSWORD": ("", str),
+    "SMTP_STARTTLS": (True, boolean),
+    "SMTP_TIMEOUT_SECONDS": (10.0, float),
+    "MAIL_FROM": ("Courier Tracking <no-reply@courier.localhost>", str),
+    # SMS: empty sends nothing (no SMS is queued); "log" writes each SMS to the app log
+    "SMS_PROVIDER": ("", str),
+    # The notification worker (flask --app app1 worker): retries with exponential backoff and jitter
+    "NOTIFY_MAX_ATTEMPTS": (8, int),
+    "NOTIFY_BACKOFF_SECONDS": (30.0, float),
+    "NOTIFY_BACKOFF_MAX_SECONDS": (3600.0, float),
+    "WORKER_BATCH": (20, int),
+    "WORKER_POLL_SECONDS": (1.0, float),
+    "WORKER_LEASE_SECONDS": (120.0, float),
+    # Webhooks: per-request timeout, how long a delivery is retried, and when an endpoint is disabled
+    "WEBHOOK_TIMEOUT_SECONDS": (10.0, float),
+    "WEBHOOK_RETRY_HOURS": (24.0, float),
+    "WEBHOOK_DISABLE_AFTER": (50, int),
+    "WEBHOOK_ALLOW_PRIVATE": (True, boolean),
+    # Proof of delivery: wrong codes before the order locks for an admin; key the codes derive from
+    # (empty: derived from JWT_SECRET_KEY)
+    "POD_MAX_FAILURES": (5, int),
+    "DELIVERY_CODE_KEY": ("", str),
+    # Web console: map tiles for the public tracking page (empty: coordinates as text only)
+    "MAP_TILE_URL": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", str),
+    "FLASK_DEBUG": (False, boolean),
+    # Threads that hash passwords (bcrypt releases the GIL), per process
+    "BCRYPT_THREADS": (1, int),
+    # gunicorn (`make serve`, gunicorn.conf.py): worker processes (0: one per core), connections each serves
+    # at once, requests before a worker is recycled (0: never), and its log level
+    "WEB_CONCURRENCY": (0, int),
+    "WORKER_CONNECTIONS": (2000, int),
+    "MAX_REQUESTS": (0, int),
+    "LOG_LEVEL": ("info", str),
+}
+# Set here, not from the environment.
+FIXED = {
+    "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=15),
+    "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=30),
+    "JWT_TOKEN_LOCATION": ["headers"],
+    "JWT_ALGORITHM": "HS256",
+    "JWT_DECODE_ALGORITHMS": ["HS256"],
+    "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+}
+
+
+def setting(name):
+    """One setting from the environment, or its default (also for an empty number or yes/no; an empty
+    text is a value: MAP_TILE_URL= turns the map off)."""
+    default, kind = SETTINGS[name]
+    raw = os.environ.get(name)
+    if raw is None or (not raw.strip() and not isinstance(default, str)):
+        return default
+    return kind(raw)
 
 
 def from_env():
+    """Every setting, for app.config."""
     load_dotenv()
-    env = os.environ.get
-    return {
-        "MYSQL_HOST": env("MYSQL_HOST", "127.0.0.1"),
-        "MYSQL_PORT": int(env("MYSQL_PORT", "3306")),
-        "MYSQL_USER": env("MYSQL_USER", "root"),
-        "MYSQL_PASSWORD": env("MYSQL_PASSWORD", ""),
-        "MYSQL_DB": env("MYSQL_DB", "courier1"),
-        "MYSQL_CONNECT_TIMEOUT": int(env("MYSQL_CONNECT_TIMEOUT", "2")),
-        "MYSQL_READ_TIMEOUT": int(env("MYSQL_READ_TIMEOUT", "4")),
-        # Reverse proxies in front of the app whose X-Forwarded-For / -Proto to trust (0: none)
-        "TRUSTED_PROXIES": int(env("TRUSTED_PROXIES", "0")),
-        "DB_POOL_SIZE": int(env("DB_POOL_SIZE", "10")),
-        "JWT_SECRET_KEY": env("JWT_SECRET_KEY", ""),
-        "HOST": env("HOST", "127.0.0.1"),
-        "PORT": int(env("PORT", "5000")),
-        "CORS_ORIGINS": env("CORS_ORIGINS", "*"),
-        # Rate-limit storage shared by every process (e.g. redis://127.0.0.1:6379/0); empty: in memory
-        "REDIS_URL": env("REDIS_URL", ""),
-        "RATELIMIT_ENABLED": env("RATELIMIT_ENABLED", "1") not in ("0", "false", "False"),
-        # Failed logins (and failed password changes) allowed per account and per client address
-        "LOGIN_LIMIT_PER_ACCOUNT": env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes"),
-        "LOGIN_LIMIT_PER_IP": env("LOGIN_LIMIT_PER_IP", "50 per 15 minutes"),
-        "LOGIN_LIMIT_KEY_PREFIX": env("LOGIN_LIMIT_KEY_PREFIX", "courier"),
-        # Public tracking (GET /track/...) per client; live streams (SSE) poll, beat and end on these
-        "TRACK_RATE_LIMIT": env("TRACK_RATE_LIMIT", "60/minute"),
-        "SSE_POLL_SECONDS": float(env("SSE_POLL_SECONDS", "1")),
-        "SSE_HEARTBEAT_SECONDS": float(env("SSE_HEARTBEAT_SECONDS", "15")),
-        "SSE_MAX_SECONDS": float(env("SSE_MAX_SECONDS", "3600")),
-        "BCRYPT_LOG_ROUNDS": int(env("BCRYPT_LOG_ROUNDS", "12")),
-        # Links in emails and SMS point here (the public tracking page is PUBLIC_BASE_URL/t/<tracking number>)
-        "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
-        # Email over SMTP; empty SMTP_HOST: no emails are queued
-        "SMTP_HOST": env("SMTP_HOST", ""),
-        "SMTP_PORT": int(env("SMTP_PORT", "587")),
-        "SMTP_USER": env("SMTP_USER", ""),
-        "SMTP_PASSWORD": env("SMTP_PASSWORD", ""),
-        "SMTP_STARTTLS": env("SMTP_STARTTLS", "1") not in ("0", "false", "False"),
-        "SMTP_TIMEOUT_SECONDS": float(env("SMTP_TIMEOUT_SECONDS", "10")),
-        "MAIL_FROM": env("MAIL_FROM", "Courier Tracking <no-reply@courier.localhost>"),
-        # SMS: empty sends nothing (no SMS is queued); "log" writes each SMS to the app log
-        "SMS_PROVIDER": env("SMS_PROVIDER", ""),
-        # The notification worker (flask --app app1 worker): retries with exponential backoff and jitter
-        "NOTIFY_MAX_ATTEMPTS": int(env("NOTIFY_MAX_ATTEMPTS", "8")),
-        "NOTIFY_BACKOFF_SECONDS": float(env("NOTIFY_BACKOFF_SECONDS", "30")),
-        "NOTIFY_BACKOFF_MAX_SECONDS": float(env("NOTIFY_BACKOFF_MAX_SECONDS", "3600")),
-        "WORKER_BATCH": int(env("WORKER_BATCH", "20")),
-        "WORKER_POLL_SECONDS": float(env("WORKER_POLL_SECONDS", "1")),
-        "WORKER_LEASE_SECONDS": float(env("WORKER_LEASE_SECONDS", "120")),
-        # Webhooks: per-request timeout, how long a delivery is retried, and when an endpoint is disabled
-        "WEBHOOK_TIMEOUT_SECONDS": float(env("WEBHOOK_TIMEOUT_SECONDS", "10")),
-        "WEBHOOK_RETRY_HOURS": float(env("WEBHOOK_RETRY_HOURS", "24")),
-        "WEBHOOK_DISABLE_AFTER": int(env("WEBHOOK_DISABLE_AFTER", "50")),
-        "WEBHOOK_ALLOW_PRIVATE": env("WEBHOOK_ALLOW_PRIVATE", "1") not in ("0", "false", "False"),
-        # Proof of delivery: wrong codes before the order locks for an admin; key the codes derive from
-        # (empty: derived from JWT_SECRET_KEY)
-        "POD_MAX_FAILURES": int(env("POD_MAX_FAILURES", "5")),
-        "DELIVERY_CODE_KEY": env("DELIVERY_CODE_KEY", ""),
-        # Web console: map tiles for the public tracking page (empty: coordinates as text only)
-        "MAP_TILE_URL": env("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
-        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=15),
-        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=30),
-        "JWT_TOKEN_LOCATION": ["headers"],
-        "JWT_ALGORITHM": "HS256",
-        "JWT_DECODE_ALGORITHMS": ["HS256"],
-        "MAX_CONTENT_LENGTH": 1024 * 1024,
-        "DEBUG": env("FLASK_DEBUG", "0") in ("1", "true", "True"),
-    }
+    config = {name: setting(name) for name in SETTINGS}
+    config["DEBUG"] = config.pop("FLASK_DEBUG")
+    return {**config, **FIXED}
 
 
 def check_secret(app):

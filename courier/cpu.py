@@ -8,6 +8,8 @@ while logins use whatever is left. Outside gevent it is a plain call.
 
 import os
 
+from .config import setting
+
 _pool = None
 
 
@@ -43,5 +45,5 @@ def run(fn, *args):
     if _pool is None:
         from gevent.threadpool import ThreadPool
 
-        _pool = ThreadPool(int(os.environ.get("BCRYPT_THREADS") or 1))
+        _pool = ThreadPool(setting("BCRYPT_THREADS"))
     return _pool.apply(_niced, (fn, args))

@@ -1,4 +1,13 @@
-"""MySQL access: a connection pool per app, one connection per request on `g`, and the init-db command."""
+"""MySQL access: a connection pool per app, one connection per request on `g`, and the init-db command.
+
+Transactions, one rule: a service function that changes several rows together opens `with transaction():`
+itself; handlers never do. transaction() is re-entrant: inside another one it joins it (nothing commits until
+the outermost block ends; an error anywhere rolls everything back), so services compose. Outside a
+transaction every statement commits on its own (the connections run in autocommit). A function that is only
+correct inside a transaction (one that reads with SELECT ... FOR UPDATE, say) starts with
+require_transaction(). What must be kept even when the request fails (a counted wrong delivery code) is
+committed by its own transaction, and the error is raised after it (see lifecycle.courier_update).
+"""
 
 import re
 from contextlib import contextmanager
@@ -88,21 +97,37 @@ def execute(sql, args=()):
 
 @contextmanager
 def transaction():
-    """Everything inside commits together or not at all.
-
-    An error marked keep_changes (errors.ApiError) commits what was done before it, then propagates.
-    """
+    """Everything inside commits together or not at all; inside another transaction, it joins that one."""
     db = get_db()
+    depth = g.get("transaction_depth", 0)
+    if depth:
+        g.transaction_depth = depth + 1
+        try:
+            yield db
+        finally:
+            g.transaction_depth = depth
+        return
     db.begin()
+    g.transaction_depth = 1
     try:
         yield db
-    except BaseException as exc:
-        if getattr(exc, "keep_changes", False):
-            db.commit()
-        else:
-            db.rollback()
+    except BaseException:
+        db.rollback()
         raise
-    db.commit()
+    else:
+        db.commit()
+    finally:
+        g.transaction_depth = 0
+
+
+def in_transaction():
+    return g.get("transaction_depth", 0) > 0
+
+
+def require_transaction():
+    """Fail loudly when called outside a transaction (e.g. a row lock that would be released at once)."""
+    if not in_transaction():
+        raise RuntimeError("this must run inside db.transaction()")
 
 
 def split_sql(text):
@@ -221,17 +246,3 @@ def init_app(app):
     init_pool(app)
     app.teardown_appcontext(close_db)
     app.cli.add_command(init_db_command)
-    app.cli.add_command(gen_data_command)
-
-
-@click.command("gen-data")
-@click.option("--orders", "count", type=click.IntRange(1, 50_000_000), default=1000, show_default=True)
-def gen_data_command(count):
-    """Fill the configured database with COUNT realistic orders (and customers, couriers, events...)."""
-    from tools import gendata  # a development tool, loaded only when this command runs
-
-    if current_app.config["MYSQL_DB"] == "courier1" and not click.confirm(
-        "Add generated data to the demo database courier1?", default=False
-    ):
-        raise click.Abort()
-    gendata.generate(current_app.config, count, echo=click.echo)

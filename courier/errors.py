@@ -6,14 +6,13 @@ import pymysql
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
+from .config import MAX_BODY_BYTES
+
 log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
     """An error that becomes a JSON response with the given status."""
-
-    # True: what the transaction did before this error still commits (e.g. a counted wrong delivery code).
-    keep_changes = False
 
     def __init__(self, status, message, code, fields=None, **extra):
         super().__init__(message)
@@ -62,7 +61,7 @@ HTTP_MESSAGES = {
     400: ("Request body must be valid JSON", "malformed_json"),
     404: ("Not found", "not_found"),
     405: ("Method not allowed", "method_not_allowed"),
-    413: ("Request body too large (1 MiB at most)", "body_too_large"),
+    413: (f"Request body too large ({MAX_BODY_BYTES // 2**20} MiB at most)", "body_too_large"),
     415: ("Request body must be JSON", "unsupported_media_type"),
     429: ("Too many requests; retry after the time in the Retry-After header", "rate_limited"),
 }

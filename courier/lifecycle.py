@@ -1,7 +1,9 @@
-"""The order lifecycle: who may move an order from which status to which, and the evented, locked change."""
+"""The order lifecycle: every change of an order's status, each one evented, under the order's row lock, in
+a transaction of its own (see courier/db.py). Who may make which move is vocabulary.TRANSITIONS."""
 
 from . import notifications, proof
-from .db import execute, query
+from .auth import ACCOUNTS
+from .db import execute, query, require_transaction, transaction
 from .errors import ApiError, bad_request, conflict, not_found
 from .vocabulary import ADMIN, FINAL, TRANSITIONS, allowed_next
 
@@ -26,8 +28,6 @@ def check_transition(status, to, role):
 
 def actor_name(caller):
     """The caller's display name, recorded on the events they cause."""
-    from .auth import ACCOUNTS
-
     table, id_column, _ = ACCOUNTS[caller.role]
     name_column = "username" if caller.role == ADMIN else "name"
     row = query(f"SELECT {name_column} AS name FROM {table} WHERE {id_column} = %s", (caller.id,), one=True)
@@ -66,6 +66,7 @@ def add_event(
 
 def lock_order(order_id):
     """Read an order (with its proof-of-delivery state) and hold its row lock until the transaction ends."""
+    require_transaction()
     return query(
         "SELECT order_id, tracking_number, customer_id, assigned_to, status, delivery_code_hash, code_failures,"
         " delivery_locked_at FROM orders WHERE order_id = %s FOR UPDATE",
@@ -88,7 +89,12 @@ def set_status(order_id, status, location=None, assigned_to=None):
 
 
 def assign(order_id, courier_id, reassign, actor):
-    """Assign (or, with reassign, move) an order to a courier. Call inside a transaction."""
+    """Assign (or, with reassign, move) an order to a courier."""
+    with transaction():
+        _assign(order_id, courier_id, reassign, actor)
+
+
+def _assign(order_id, courier_id, reassign, actor):
     courier = query(
         "SELECT delivery_person_id, name FROM delivery_persons"
         " WHERE delivery_person_id = %s AND deleted_at IS NULL LOCK IN SHARE MODE",  # no delete can slip in
@@ -116,19 +122,21 @@ def assign(order_id, courier_id, reassign, actor):
 
 
 def cancel(order_id, actor, reason=None, customer_id=None):
-    """Cancel an order; a customer may cancel only their own. Call inside a transaction."""
-    order = lock_order(order_id)
-    if order is None or (customer_id is not None and order["customer_id"] != customer_id):
-        raise not_found("Order")
-    check_transition(order["status"], "Cancelled", actor.role)
-    set_status(order_id, "Cancelled")
-    add_event(order_id, "status", "Cancelled", actor, note=reason or "Cancelled")
+    """Cancel an order; a customer may cancel only their own."""
+    with transaction():
+        order = lock_order(order_id)
+        if order is None or (customer_id is not None and order["customer_id"] != customer_id):
+            raise not_found("Order")
+        check_transition(order["status"], "Cancelled", actor.role)
+        set_status(order_id, "Cancelled")
+        add_event(order_id, "status", "Cancelled", actor, note=reason or "Cancelled")
 
 
 def courier_update(order_id, courier_id, status, actor, note=None, location=None, reason=None, code=None):
     """A courier's status change on an order assigned to them; Delivered needs the proof-of-delivery code.
 
-    Call inside a transaction.
+    A wrong code answers 422 and stays counted: it is counted in this function's own transaction, which
+    commits, and the 422 is raised after it (so this must not run inside another transaction).
     """
     if status == "Failed Attempt" and not reason:
         raise bad_request(
@@ -136,13 +144,26 @@ def courier_update(order_id, courier_id, status, actor, note=None, location=None
             "missing_fields",
             {"reason": "required"},
         )
+    with transaction():
+        wrong_code = _courier_update(order_id, courier_id, status, actor, note, location, reason, code)
+    if wrong_code is not None:
+        raise wrong_code
+
+
+def _courier_update(order_id, courier_id, status, actor, note, location, reason, code):
+    """The change itself, or (nothing changed but the count) the 422 of a wrong delivery code."""
     order = lock_order(order_id)
     if order is None or order["assigned_to"] != courier_id:
         raise not_found("Order")
     check_transition(order["status"], status, actor.role)
     proved_by = None
     if status == "Delivered":
-        proof.check_code(order, code, actor)  # 400 without a code, 422 wrong (counted), 409 locked
+        wrong_code = proof.check_code(order, code)  # 400 without a code, 409 locked
+        if wrong_code is not None:
+            if wrong_code.extra["locked"]:
+                note = f"Locked after {wrong_code.failures} wrong delivery codes: an admin must review"
+                add_event(order_id, "locked", order["status"], actor, note=note)
+            return wrong_code
         proved_by = "code"
     set_status(order_id, status, location=location)
     add_event(
@@ -155,13 +176,52 @@ def courier_update(order_id, courier_id, status, actor, note=None, location=None
         reason=reason if status == "Failed Attempt" else None,
         proved_by=proved_by,
     )
+    return None
 
 
 def admin_return(order_id, actor, note=None):
-    """An admin closes a failed delivery as Returned. Call inside a transaction."""
-    order = lock_order(order_id)
-    if order is None:
-        raise not_found("Order")
-    check_transition(order["status"], "Returned", actor.role)
-    set_status(order_id, "Returned")
-    add_event(order_id, "status", "Returned", actor, note=note or "Returned to sender")
+    """An admin closes a failed delivery as Returned."""
+    with transaction():
+        order = lock_order(order_id)
+        if order is None:
+            raise not_found("Order")
+        check_transition(order["status"], "Returned", actor.role)
+        set_status(order_id, "Returned")
+        add_event(order_id, "status", "Returned", actor, note=note or "Returned to sender")
+
+
+def admin_override(order_id, actor, reason):
+    """An admin sets an Out for Delivery order Delivered without the code (also when locked)."""
+    if not reason:
+        raise bad_request("Missing required fields", "missing_fields", {"reason": "required"})
+    with transaction():
+        order = lock_order(order_id)
+        if order is None:
+            raise not_found("Order")
+        check_transition(order["status"], "Delivered", actor.role)
+        set_status(order_id, "Delivered")
+        add_event(
+            order_id,
+            "status",
+            "Delivered",
+            actor,
+            note=f"Delivered by admin override: {reason}",
+            proved_by="admin_override",
+        )
+
+
+def unlock(order_id, actor, reason=None):
+    """An admin lets the courier try the code again on a locked order: the wrong-code count restarts."""
+    with transaction():
+        order = lock_order(order_id)
+        if order is None:
+            raise not_found("Order")
+        if order["delivery_locked_at"] is None:
+            raise conflict("Order is not locked", "not_locked", code_failures=order["code_failures"])
+        if order["status"] in FINAL:
+            raise conflict(f"Order is {order['status']}, which is final", "order_closed")
+        execute(
+            "UPDATE orders SET code_failures = 0, delivery_locked_at = NULL WHERE order_id = %s", (order_id,)
+        )
+        note = f"Delivery code unlocked: {reason}" if reason else "Delivery code unlocked by an admin"
+        add_event(order_id, "unlocked", order["status"], actor, note=note)

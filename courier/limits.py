@@ -29,16 +29,16 @@ def init_app(app):
 
 def _key(kind, value):
     """A limiter key; account names are hashed so no email address is stored in Redis."""
-    prefix = current_app.config.get("LOGIN_LIMIT_KEY_PREFIX") or "courier"
+    prefix = current_app.config["LOGIN_LIMIT_KEY_PREFIX"]
     return f"{prefix}:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
 
 
 def login_limit_per_account():
-    return current_app.config.get("LOGIN_LIMIT_PER_ACCOUNT") or "5 per 15 minutes"
+    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
 
 
 def login_limit_per_ip():
-    return current_app.config.get("LOGIN_LIMIT_PER_IP") or "50 per 15 minutes"
+    return current_app.config["LOGIN_LIMIT_PER_IP"]
 
 
 def login_account_key():

@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import current_app
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from . import notifications
+from .attempts import Result
 from .vocabulary import ORDER_WORDS, REASON_WORDS
 
 # SMTP replies about authentication: a configuration problem, retried (not parked) until it is fixed.
@@ -109,9 +109,7 @@ def build_message(payload, config):
 
 
 def _failure(exc, code=None, permanent=False):
-    return notifications.Result(
-        False, status_code=code, error=f"{type(exc).__name__}: {exc}"[:1000], permanent=permanent
-    )
+    return Result(False, status_code=code, error=f"{type(exc).__name__}: {exc}"[:1000], permanent=permanent)
 
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -121,7 +119,7 @@ def send(row):
     """Send one queued email over SMTP; a 5xx refusal is permanent, anything else is retried."""
     config = current_app.config
     if not config["SMTP_HOST"]:
-        return notifications.Result(False, error="SMTP_HOST is not set")
+        return Result(False, error="SMTP_HOST is not set")
     msg = build_message(json.loads(row["payload"]), config)
     try:
         smtp = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT_SECONDS"])
@@ -143,7 +141,7 @@ def send(row):
         return _failure(exc)
     finally:
         _close(smtp)
-    return notifications.Result(True, status_code=250)
+    return Result(True, status_code=250)
 
 
 def _needs_tls(smtp, host):

@@ -6,26 +6,14 @@ event behind them, so both commit or neither does; `flask --app app1 worker` (co
 
 import json
 import uuid
-from dataclasses import dataclass
 
 from flask import current_app
 
-from . import mailer, pagination, sms
+from . import mailer, pagination, sms, webhooks
 from .db import execute, query, transaction
 from .errors import bad_request, conflict, not_found
 from .middleware import ApiJSONProvider
 from .vocabulary import CUSTOMER_EVENTS, STATUS_EVENTS
-
-
-@dataclass
-class Result:
-    """The outcome of one delivery attempt (what every channel's send function returns)."""
-
-    ok: bool
-    status_code: int | None = None  # HTTP status (webhooks) or SMTP reply code (email)
-    error: str | None = None
-    permanent: bool = False  # True: retrying cannot help (e.g. the endpoint was deleted)
-
 
 ORDER_COLUMNS = (
     "o.order_id, o.tracking_number, o.status, o.customer_id, o.assigned_to, o.pickup_address,"
@@ -111,8 +99,6 @@ def _order_with_customer(order_id, order_event_id):
 
 def on_order_event(order_id, order_event_id, type_, status):
     """Queue the notifications of one order event (inside the event's transaction)."""
-    from . import webhooks  # at call time: webhooks imports this module
-
     event_type = event_type_of(type_, status)
     if event_type is None:
         return
@@ -148,8 +134,6 @@ def _queue_customer(event_type, event_id, row, config, keys):
 
 def on_issue_answered(issue_id):
     """Queue the notifications of an admin's answer to an issue (inside its transaction)."""
-    from . import webhooks  # at call time: webhooks imports this module
-
     config = current_app.config
     event_type, event_id = "issue.answered", uuid.uuid4().hex
     issue = query(
@@ -287,3 +271,13 @@ def set_preferences(customer_id, email=None, sms=None):
         (email, sms, customer_id),
     )
     return get_preferences(customer_id)
+
+
+def queue_webhook_test(webhook_id):
+    """Queue a signed webhook.test event to one endpoint only (409 while it is disabled)."""
+    with transaction():
+        url, event_id, payload = webhooks.test_event(webhook_id)
+        notification_id = enqueue(
+            "webhook", webhooks.TEST_EVENT, event_id, url, payload, webhook_id=webhook_id
+        )
+    return get_notification(notification_id)

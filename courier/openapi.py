@@ -91,6 +91,11 @@ RESPONSE_SCHEMAS = {
         created_at=TIME,
         updated_at=TIME,
         closed_at=NULLABLE_TIME,
+        allowed_next={
+            "type": "array",
+            "items": {"enum": vocabulary.STATUSES},
+            "description": "The statuses you may move this order to now (in lifecycle order)",
+        },
     ),
     "OrderPage": page_of("orders", "Order"),
     "OrderResult": shape(["message", "order"], message=STR, order=ref("Order")),

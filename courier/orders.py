@@ -13,6 +13,7 @@ from .db import execute, query, transaction
 from .errors import conflict
 from .lifecycle import add_event
 from .validation import clean
+from .vocabulary import COURIER, CUSTOMER, allowed_next
 
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
@@ -38,8 +39,17 @@ def _request_hash(body):
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def get_order(order_id):
-    return query(f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.order_id = %s", (order_id,), one=True)
+def with_allowed_next(order, role):
+    """The order with `allowed_next`: the statuses `role` may move it to now (what the console offers)."""
+    if order is not None:
+        order["allowed_next"] = allowed_next(order["status"], role)
+    return order
+
+
+def get_order(order_id, role):
+    """One order, as `role` sees it."""
+    row = query(f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.order_id = %s", (order_id,), one=True)
+    return with_allowed_next(row, role)
 
 
 def _replay(customer_id, key, request_hash):
@@ -56,7 +66,7 @@ def _replay(customer_id, key, request_hash):
             "This Idempotency-Key was already used with a different request body",
             "idempotency_key_reused",
         )
-    return existing
+    return with_allowed_next(existing, CUSTOMER)
 
 
 def place_order(caller, body, idempotency_key=None):
@@ -98,11 +108,11 @@ def place_order(caller, body, idempotency_key=None):
         if existing:
             return existing, False
         raise
-    return get_order(order_id), True
+    return get_order(order_id, CUSTOMER), True
 
 
-def _order_page(where, args, columns, descending, page):
-    """One page of orders matching `where`; columns and fragments come from allow-lists only."""
+def _order_page(where, args, columns, descending, page, role):
+    """One page of orders matching `where`, as `role` sees them; columns and fragments come from allow-lists."""
     after_sql, after_args = pagination.keyset(columns, descending, page.after)
     rows = query(
         f"SELECT {ORDER_COLUMNS} FROM orders o WHERE {where} AND {after_sql}"
@@ -110,13 +120,15 @@ def _order_page(where, args, columns, descending, page):
         (*args, *after_args, page.limit + 1),
     )
     names = [column.split(".")[1] for column in columns]
+    for row in rows:
+        with_allowed_next(row, role)
     return pagination.finish(rows, page, lambda row: [row[name] for name in names])
 
 
-def list_orders(page, where, args):
+def list_orders(page, where, args, role):
     """One page of orders matching the filters from order_filters(), in the page's sort order."""
     columns, descending, _ = ORDER_SORTS[page.sort]
-    return _order_page(" AND ".join(where), args, columns, descending, page)
+    return _order_page(" AND ".join(where), args, columns, descending, page, role)
 
 
 def order_filters(status=None, customer_id=None, assigned_to=None, created_from=None, created_to=None):
@@ -143,4 +155,4 @@ def courier_orders(courier_id, page, finished):
     else:
         columns, descending = ("o.order_id",), False
         where = "o.assigned_to = %s AND o.closed_at IS NULL"
-    return _order_page(where, (courier_id,), columns, descending, page)
+    return _order_page(where, (courier_id,), columns, descending, page, COURIER)

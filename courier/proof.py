@@ -9,10 +9,9 @@ import hmac
 import io
 
 import segno
-from flask import Response, current_app, jsonify
+from flask import current_app
 
-from . import lifecycle, vocabulary
-from .db import execute, query
+from .db import execute, query, require_transaction
 from .errors import ApiError, bad_request, conflict, not_found
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # base32 without I, L, O, U
@@ -22,12 +21,6 @@ LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1", " ": None, "-": None})
 KEY_DOMAIN = b"courier/delivery-code-key/v1"
 QR_SCALE, QR_BORDER = 8, 4
 QR_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
-
-
-class KeptApiError(ApiError):
-    """An ApiError whose transaction still commits (a counted wrong code, a lock)."""
-
-    keep_changes = True
 
 
 def code_key(config):
@@ -54,12 +47,6 @@ def normalise(code):
     return code.strip().upper().translate(LOOKALIKES)
 
 
-def code_for_order(order_id):
-    """The delivery code of an order (for tests and scripts; needs an app context), or None if missing."""
-    row = query("SELECT tracking_number FROM orders WHERE order_id = %s", (order_id,), one=True)
-    return row and delivery_code(row["tracking_number"], current_app.config)
-
-
 def _stored_hash(row):
     """The order's stored code hash, filled in from the derived code for orders placed without one."""
     if row["delivery_code_hash"]:
@@ -69,12 +56,13 @@ def _stored_hash(row):
     return stored
 
 
-def check_code(row, code, actor):
-    """Raise unless `code` is the delivery code of the order `row` (from lifecycle.lock_order, in a transaction).
+def check_code(row, code):
+    """Whether `code` is the delivery code of the order `row` (locked by lifecycle.lock_order).
 
-    400 without a code (not counted), 409 on a locked order, 422 for any other code (counted and committed; the
-    POD_MAX_FAILURES-th one also locks the order).
+    Raises 400 without a code (not counted) and 409 on a locked order. A wrong code is counted (and the
+    POD_MAX_FAILURES-th one locks the order): the answer is then the 422 to raise once that count is committed.
     """
+    require_transaction()
     if not isinstance(code, str) or not code.strip():
         raise bad_request(
             "Missing required fields",
@@ -90,12 +78,12 @@ def check_code(row, code, actor):
     # Anything that is not the order's code is a wrong code, counted, whatever its shape: a guess is a guess.
     candidate = normalise(code)
     if hmac.compare_digest(code_hash(candidate), _stored_hash(row)):
-        return
-    _wrong_code(row, actor)
+        return None
+    return _count_wrong_code(row)
 
 
-def _wrong_code(row, actor):
-    """Count a wrong code, lock the order at the limit, and raise 422 (its changes commit)."""
+def _count_wrong_code(row):
+    """Count a wrong code and lock the order at the limit; the 422 to answer with."""
     limit = current_app.config["POD_MAX_FAILURES"]
     failures = min(row["code_failures"] + 1, 255)
     locked = failures >= limit
@@ -105,12 +93,10 @@ def _wrong_code(row, actor):
         (failures, locked, row["order_id"]),
     )
     if locked:
-        note = f"Locked after {failures} wrong delivery codes: an admin must review"
-        lifecycle.add_event(row["order_id"], "locked", row["status"], actor, note=note)
         message = "Wrong delivery code; too many wrong codes, so the order is locked for an admin to review"
     else:
         message = "Wrong delivery code"
-    raise KeptApiError(
+    wrong = ApiError(
         422,
         message,
         "wrong_code",
@@ -118,42 +104,8 @@ def _wrong_code(row, actor):
         attempts_left=max(limit - failures, 0),
         locked=locked,
     )
-
-
-def _locked_order(order_id):
-    order = lifecycle.lock_order(order_id)
-    if order is None:
-        raise not_found("Order")
-    return order
-
-
-def admin_override(order_id, actor, reason):
-    """An admin sets an Out for Delivery order Delivered without the code (also when locked)."""
-    if not reason:
-        raise bad_request("Missing required fields", "missing_fields", {"reason": "required"})
-    order = _locked_order(order_id)
-    lifecycle.check_transition(order["status"], "Delivered", actor.role)
-    lifecycle.set_status(order_id, "Delivered")
-    lifecycle.add_event(
-        order_id,
-        "status",
-        "Delivered",
-        actor,
-        note=f"Delivered by admin override: {reason}",
-        proved_by="admin_override",
-    )
-
-
-def unlock(order_id, actor, reason=None):
-    """An admin lets the courier try the code again on a locked order: the wrong-code count restarts."""
-    order = _locked_order(order_id)
-    if order["delivery_locked_at"] is None:
-        raise conflict("Order is not locked", "not_locked", code_failures=order["code_failures"])
-    if order["status"] in vocabulary.FINAL:
-        raise conflict(f"Order is {order['status']}, which is final", "order_closed")
-    execute("UPDATE orders SET code_failures = 0, delivery_locked_at = NULL WHERE order_id = %s", (order_id,))
-    note = f"Delivery code unlocked: {reason}" if reason else "Delivery code unlocked by an admin"
-    lifecycle.add_event(order_id, "unlocked", order["status"], actor, note=note)
+    wrong.failures = failures
+    return wrong
 
 
 def _customer_order(order_id, customer_id):
@@ -173,25 +125,19 @@ def qr_image(code, fmt="png"):
     return buffer.getvalue()
 
 
-def qr_response(order_id, customer_id, fmt):
-    """The customer's order's delivery-code QR code, never cached."""
+def customer_qr(order_id, customer_id, fmt):
+    """The customer's order's delivery-code QR code: (image bytes, file name)."""
     order = _customer_order(order_id, customer_id)
     code = delivery_code(order["tracking_number"], current_app.config)
-    response = Response(qr_image(code, fmt), mimetype=QR_TYPES[fmt])
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = "default-src 'none'"
-    response.headers["Content-Disposition"] = f'inline; filename="delivery-code-{order_id}.{fmt}"'
-    return response
+    return qr_image(code, fmt), f"delivery-code-{order_id}.{fmt}"
 
 
 def customer_code(order_id, customer_id):
     """The customer's order's delivery code as text, with the address of its QR code."""
     order = _customer_order(order_id, customer_id)
-    response = jsonify(
-        order_id=order["order_id"],
-        tracking_number=order["tracking_number"],
-        code=delivery_code(order["tracking_number"], current_app.config),
-        qr_url=f"/customer/orders/{order['order_id']}/qr",
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return {
+        "order_id": order["order_id"],
+        "tracking_number": order["tracking_number"],
+        "code": delivery_code(order["tracking_number"], current_app.config),
+        "qr_url": f"/customer/orders/{order['order_id']}/qr",
+    }

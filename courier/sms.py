@@ -9,7 +9,7 @@ import logging
 
 from flask import current_app
 
-from . import notifications
+from .attempts import Result
 from .vocabulary import ORDER_PHRASES, REASON_PHRASES
 
 log = logging.getLogger("courier.sms")
@@ -41,7 +41,7 @@ class LogProvider(Provider):
 
     def send(self, to, text):
         log.info("SMS to %s: %s", to, text)
-        return notifications.Result(True)
+        return Result(True)
 
 
 PROVIDERS = {"log": LogProvider}
@@ -96,7 +96,7 @@ def send(row):
     try:
         sender = provider(current_app.config)
     except UnknownProvider as exc:
-        return notifications.Result(False, error=str(exc))
+        return Result(False, error=str(exc))
     if sender is None:
-        return notifications.Result(False, error="SMS_PROVIDER is not set")
+        return Result(False, error="SMS_PROVIDER is not set")
     return sender.send(payload["to"], payload["text"])

@@ -2,7 +2,8 @@
 
 from flask import current_app
 
-from .db import execute, query
+from . import replica
+from .db import execute, query, transaction
 from .errors import conflict, not_found
 from .lifecycle import actor_name
 from .orders import ORDER_COLUMNS
@@ -162,6 +163,7 @@ def customer_view(order, courier):
     return view
 
 
+@replica.reads()  # public: a few seconds old is fine
 def public_order(tracking_number):
     """The order behind a tracking number; an unknown number is 404."""
     row = courier = None
@@ -176,6 +178,7 @@ def public_order(tracking_number):
     return row, courier
 
 
+@replica.reads()
 def public_view(order, courier):
     """What anyone with the tracking number sees: status, public timeline, last location text and,
     only while Out for Delivery, the courier's position rounded to about 100 m. Never names, emails,
@@ -199,62 +202,63 @@ def public_view(order, courier):
 
 def track_rate_limit():
     """The per-client limit of the public tracking endpoints (config TRACK_RATE_LIMIT)."""
-    return current_app.config.get("TRACK_RATE_LIMIT") or "60/minute"
+    return current_app.config["TRACK_RATE_LIMIT"]
 
 
 def update_location(caller, latitude, longitude, location, order_id=None):
     """Record a courier's position on their profile, their history, and their active orders.
 
-    Call inside a transaction. Returns the ids of the orders updated.
+    Returns the ids of the orders updated.
     """
-    if order_id is not None:
-        orders = query(
-            "SELECT order_id, status, closed_at FROM orders"
-            " WHERE order_id = %s AND assigned_to = %s FOR UPDATE",
-            (order_id, caller.id),
+    with transaction():
+        if order_id is not None:
+            orders = query(
+                "SELECT order_id, status, closed_at FROM orders"
+                " WHERE order_id = %s AND assigned_to = %s FOR UPDATE",
+                (order_id, caller.id),
+            )
+            if not orders:
+                raise not_found("Order")
+            if orders[0]["closed_at"] is not None:
+                raise conflict(f"Order is {orders[0]['status']}, which is final", "order_closed")
+        else:
+            orders = query(
+                "SELECT order_id, status FROM orders WHERE assigned_to = %s AND closed_at IS NULL"
+                " ORDER BY order_id FOR UPDATE",
+                (caller.id,),
+            )
+        has_position = latitude is not None
+        execute(
+            "UPDATE delivery_persons SET"
+            " latitude = IF(%s, %s, latitude), longitude = IF(%s, %s, longitude),"
+            " location = COALESCE(%s, location), position_at = UTC_TIMESTAMP(6)"
+            " WHERE delivery_person_id = %s",
+            (has_position, latitude, has_position, longitude, location, caller.id),
+        )
+        execute(
+            "INSERT INTO courier_positions (delivery_person_id, latitude, longitude, location)"
+            " VALUES (%s, %s, %s, %s)",
+            (caller.id, latitude, longitude, location),
         )
         if not orders:
-            raise not_found("Order")
-        if orders[0]["closed_at"] is not None:
-            raise conflict(f"Order is {orders[0]['status']}, which is final", "order_closed")
-    else:
-        orders = query(
-            "SELECT order_id, status FROM orders WHERE assigned_to = %s AND closed_at IS NULL"
-            " ORDER BY order_id FOR UPDATE",
-            (caller.id,),
+            return []
+        ids = [row["order_id"] for row in orders]
+        placeholders = ", ".join(["%s"] * len(ids))
+        execute(
+            "UPDATE orders SET location = COALESCE(%s, location),"
+            f" latitude = IF(%s, %s, latitude), longitude = IF(%s, %s, longitude), position_at = UTC_TIMESTAMP(6)"
+            f" WHERE order_id IN ({placeholders})",
+            (location, has_position, latitude, has_position, longitude, *ids),
         )
-    has_position = latitude is not None
-    execute(
-        "UPDATE delivery_persons SET"
-        " latitude = IF(%s, %s, latitude), longitude = IF(%s, %s, longitude),"
-        " location = COALESCE(%s, location), position_at = UTC_TIMESTAMP(6)"
-        " WHERE delivery_person_id = %s",
-        (has_position, latitude, has_position, longitude, location, caller.id),
-    )
-    execute(
-        "INSERT INTO courier_positions (delivery_person_id, latitude, longitude, location)"
-        " VALUES (%s, %s, %s, %s)",
-        (caller.id, latitude, longitude, location),
-    )
-    if not orders:
-        return []
-    ids = [row["order_id"] for row in orders]
-    placeholders = ", ".join(["%s"] * len(ids))
-    execute(
-        "UPDATE orders SET location = COALESCE(%s, location),"
-        f" latitude = IF(%s, %s, latitude), longitude = IF(%s, %s, longitude), position_at = UTC_TIMESTAMP(6)"
-        f" WHERE order_id IN ({placeholders})",
-        (location, has_position, latitude, has_position, longitude, *ids),
-    )
-    name = actor_name(caller)
-    rows = [
-        (row["order_id"], row["status"], location, latitude, longitude, caller.id, name) for row in orders
-    ]
-    row_sql = "(%s, 'location', %s, 'Location updated', %s, %s, %s, 'delivery_person', %s, %s)"
-    values = ", ".join([row_sql] * len(rows))
-    execute(
-        "INSERT INTO order_events (order_id, type, status, note, location, latitude, longitude,"
-        f" actor_role, actor_id, actor_name) VALUES {values}",
-        tuple(value for row in rows for value in row),
-    )
-    return ids
+        name = actor_name(caller)
+        rows = [
+            (row["order_id"], row["status"], location, latitude, longitude, caller.id, name) for row in orders
+        ]
+        row_sql = "(%s, 'location', %s, 'Location updated', %s, %s, %s, 'delivery_person', %s, %s)"
+        values = ", ".join([row_sql] * len(rows))
+        execute(
+            "INSERT INTO order_events (order_id, type, status, note, location, latitude, longitude,"
+            f" actor_role, actor_id, actor_name) VALUES {values}",
+            tuple(value for row in rows for value in row),
+        )
+        return ids

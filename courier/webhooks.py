@@ -19,12 +19,14 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
-from . import notifications, pagination
-from .db import execute, query, transaction
+from . import pagination
+from .attempts import Result
+from .db import execute, query, require_transaction, transaction
 from .errors import ApiError, bad_request, conflict, not_found
 from .vocabulary import EVENT_TYPES
 
 log = logging.getLogger(__name__)
+clock = time.time  # the signing time of deliveries (a test sets a clock of its own)
 
 USER_AGENT = "CourierTracking-Webhooks/1.0"
 SECRET_PREFIX = "whsec_"
@@ -265,24 +267,22 @@ def _iso(value):
     return value
 
 
-def send_test(webhook_id):
-    """Queue a webhook.test event to this endpoint only (409 while it is disabled)."""
-    with transaction():
-        row = _live_row(webhook_id, lock=True)
-        if row["disabled_at"] is not None:
-            raise conflict("Webhook is disabled after repeated failures; enable it first", "webhook_disabled")
-        event_id = uuid.uuid4().hex
-        payload = {
-            "event_id": event_id,
-            "type": TEST_EVENT,
-            "timestamp": _now_iso(),
-            "webhook": {"webhook_id": webhook_id},
-            "message": "A test event from Courier Tracking: your endpoint receives and verifies webhooks.",
-        }
-        notification_id = notifications.enqueue(
-            "webhook", TEST_EVENT, event_id, row["url"], payload, webhook_id=webhook_id
-        )
-    return notifications.get_notification(notification_id)
+def test_event(webhook_id):
+    """(url, event_id, payload) of a webhook.test event to this endpoint, whose row it locks (409 while it is
+    disabled); notifications.queue_webhook_test queues it."""
+    require_transaction()
+    row = _live_row(webhook_id, lock=True)
+    if row["disabled_at"] is not None:
+        raise conflict("Webhook is disabled after repeated failures; enable it first", "webhook_disabled")
+    event_id = uuid.uuid4().hex
+    payload = {
+        "event_id": event_id,
+        "type": TEST_EVENT,
+        "timestamp": _now_iso(),
+        "webhook": {"webhook_id": webhook_id},
+        "message": "A test event from Courier Tracking: your endpoint receives and verifies webhooks.",
+    }
+    return row["url"], event_id, payload
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,22 +388,22 @@ def _post(url, body, headers):
     try:
         conn, target = _connection(url)
     except ValueError as err:
-        return notifications.Result(ok=False, error=str(err)[:1000])
+        return Result(ok=False, error=str(err)[:1000])
     except ApiError as err:  # a stored URL that is no longer valid
-        return notifications.Result(ok=False, permanent=True, error=f"invalid url: {err}"[:1000])
+        return Result(ok=False, permanent=True, error=f"invalid url: {err}"[:1000])
     try:
         conn.request("POST", target, body=body, headers=headers)
         response = conn.getresponse()
         response.read(MAX_RESPONSE_BYTES)
     except (OSError, http.client.HTTPException) as err:
         message = "timed out" if isinstance(err, TimeoutError) else f"{type(err).__name__}: {err}"
-        return notifications.Result(ok=False, error=message[:1000])
+        return Result(ok=False, error=message[:1000])
     finally:
         conn.close()
     if 200 <= response.status < 300:
-        return notifications.Result(ok=True, status_code=response.status)
+        return Result(ok=True, status_code=response.status)
     error = f"HTTP {response.status} {response.reason}".strip()
-    return notifications.Result(ok=False, status_code=response.status, error=error[:1000])
+    return Result(ok=False, status_code=response.status, error=error[:1000])
 
 
 def deliver(row):
@@ -414,11 +414,11 @@ def deliver(row):
         one=True,
     )
     if webhook is None or webhook["deleted_at"] is not None:
-        return notifications.Result(ok=False, permanent=True, error="endpoint deleted")
+        return Result(ok=False, permanent=True, error="endpoint deleted")
     if webhook["disabled_at"] is not None:
-        return notifications.Result(ok=False, permanent=True, error="endpoint disabled")
+        return Result(ok=False, permanent=True, error="endpoint disabled")
     body = row["payload"].encode() if isinstance(row["payload"], str) else bytes(row["payload"])
-    timestamp = int(time.time())
+    timestamp = int(clock())
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,

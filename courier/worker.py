@@ -21,7 +21,8 @@ import pymysql
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import mailer, notifications, sms
+from . import mailer, sms, webhooks
+from .attempts import Result
 from .db import execute, query, transaction
 
 log = logging.getLogger("courier.worker")
@@ -93,13 +94,11 @@ def release(rows):
 
 
 def send(row):
-    """Deliver one row over its channel; every channel answers with a notifications.Result."""
+    """Deliver one row over its channel; every channel answers with an attempts.Result."""
     if row["channel"] == "email":
         return mailer.send(row)
     if row["channel"] == "sms":
         return sms.send(row)
-    from . import webhooks  # at call time: webhooks imports the notification modules
-
     return webhooks.deliver(row)
 
 
@@ -110,7 +109,7 @@ def attempt(row):
         result = send(row)
     except Exception as exc:  # a bug or a surprise in one channel must not stop the worker
         log.exception("sending notification %s failed", row["notification_id"])
-        result = notifications.Result(False, error=f"{type(exc).__name__}: {exc}")
+        result = Result(False, error=f"{type(exc).__name__}: {exc}")
     return result, int((time.monotonic() - started) * 1000)
 
 
@@ -171,8 +170,6 @@ def finish(row, result, duration_ms, name):
             ),
         )
         if row["channel"] == "webhook" and row["webhook_id"] is not None:
-            from . import webhooks
-
             webhooks.record_result(row["webhook_id"], result.ok)
     return status
 

@@ -21,7 +21,11 @@ from courier import db as dbmod
 from courier import proof
 from courier.config import from_env
 
-TEST_DB = os.environ.get("TEST_MYSQL_DB") or f"courier_test_{uuid.uuid4().hex[:10]}"
+# Under pytest-xdist (make test runs two workers) each worker has a database of its own.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+TEST_DB = (os.environ.get("TEST_MYSQL_DB") or f"courier_test_{uuid.uuid4().hex[:10]}") + (
+    f"_{WORKER}" if WORKER else ""
+)
 TABLES_QUERY = (
     "SELECT table_name AS name FROM information_schema.tables"
     " WHERE table_schema = %s AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations'"
@@ -45,8 +49,15 @@ def _config():
     return config
 
 
+def _hands_out_tests_only(session):
+    """The pytest-xdist controller: its workers run the tests, each on its own database."""
+    return WORKER is None and getattr(session.config.option, "numprocesses", None) not in (None, 0)
+
+
 def pytest_sessionstart(session):
     """Create the test database, or stop the whole run with a message saying how to start MySQL."""
+    if _hands_out_tests_only(session):
+        return
     config = _config()
     assert config["MYSQL_DB"] != "courier1", "tests must never touch the demo database"
     try:
@@ -63,6 +74,8 @@ def pytest_sessionfinish(session, exitstatus):
         if held is not None:
             held.close()
     _shared = _pool = None
+    if _hands_out_tests_only(session):
+        return
     config = _config()
     try:
         conn = pymysql.connect(**dbmod.connect_args(config, database=False))
@@ -262,8 +275,10 @@ class OrderActions:
 
 def delivery_code(app, order_id):
     """An order's proof-of-delivery code (what its QR code encodes), for tests that set Delivered."""
-    with app.app_context():
-        return proof.code_for_order(order_id)
+    with shared_connection().cursor() as cur:
+        cur.execute("SELECT tracking_number FROM orders WHERE order_id = %s", (order_id,))
+        row = cur.fetchone()
+    return row and proof.delivery_code(row["tracking_number"], app.config)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from helpers import count
 from smtp_sink import drain
 
-from courier import notifications, sms, vocabulary
+from courier import attempts, sms, vocabulary
 from courier.vocabulary import FAILURE_REASONS
 
 PHONE = "+44 7700 900123"
@@ -122,9 +122,9 @@ class RecordingProvider(sms.Provider):
 
     def send(self, to, text):
         if to.endswith("0"):
-            return notifications.Result(False, status_code=400, error="invalid number", permanent=True)
+            return attempts.Result(False, status_code=400, error="invalid number", permanent=True)
         self.sent.append((to, text, self.config["PUBLIC_BASE_URL"]))
-        return notifications.Result(True, status_code=202)
+        return attempts.Result(True, status_code=202)
 
 
 def test_a_registered_provider_is_used_by_the_worker(app, world, orders, phone, sql, monkeypatch):

@@ -14,6 +14,7 @@ from live_servers import free_port
 from smtp_sink import drain, smtp_server, start_worker, stop_worker, use_smtp, wait_for
 
 from courier import mailer, notifications, worker
+from courier.attempts import Result
 from courier.db import transaction
 
 
@@ -207,14 +208,14 @@ def test_a_worker_whose_lease_ran_out_cannot_settle_the_row(app, sql):
     with app.app_context():
         (fresh,) = worker.claim("fast", 5, lease=60)
         assert fresh["notification_id"] == stale["notification_id"] and fresh["attempts"] == 2
-        assert worker.finish(stale, notifications.Result(False, error="late"), 5, "slow") is None
+        assert worker.finish(stale, Result(False, error="late"), 5, "slow") is None
         row = sql("SELECT * FROM notifications", one=True)
         assert (row["status"], row["claimed_by"], row["claim_token"]) == (
             "sending",
             "fast",
             fresh["claim_token"],
         )
-        assert worker.finish(fresh, notifications.Result(True, status_code=250), 5, "fast") == "sent"
+        assert worker.finish(fresh, Result(True, status_code=250), 5, "fast") == "sent"
     row = sql("SELECT * FROM notifications", one=True)
     assert (row["status"], row["last_status_code"], row["claim_token"]) == ("sent", 250, None)
     assert [a["worker"] for a in sql("SELECT worker FROM notification_attempts ORDER BY attempt_id")] == [

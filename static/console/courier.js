@@ -3,17 +3,15 @@
 
 import { api, withQuery } from "./api.js";
 import { canScan, scanInto } from "./scan.js";
-import { $, REASONS, fill, flash, formatTime, h, showError, statusBadge } from "./ui.js";
+import { $, FINAL, REASONS, fill, flash, formatTime, h, showError, statusBadge } from "./ui.js";
 
-// The statuses a courier may set next, by current status (courier/lifecycle.py TRANSITIONS); Delivered
-// goes through the code form and Failed Attempt through the reason picker, so they are not plain buttons.
-const NEXT = {
-  Assigned: ["Picked Up"],
-  "Picked Up": ["In Transit", "Out for Delivery"],
-  "In Transit": ["Out for Delivery"],
-  "Out for Delivery": [],
-  "Failed Attempt": ["Out for Delivery", "Returned"],
-};
+// The statuses the courier may set next come with each order (allowed_next). Delivered goes through the
+// code form and Failed Attempt through the reason picker, so they are not plain buttons.
+const FORMS = ["Delivered", "Failed Attempt"];
+
+function buttons(order) {
+  return (order.allowed_next || []).filter((status) => !FORMS.includes(status));
+}
 
 const list = $("#courier-orders");
 
@@ -76,7 +74,7 @@ function orderCard(order) {
     h("div", {}, h("span", { class: "muted" }, "Pick up at: "), order.pickup_address),
     order.description ? h("div", { class: "muted" }, order.description, order.weight_kg ? ` · ${order.weight_kg} kg` : "") : null,
     h("div", { class: "muted small" }, h("span", { class: "mono" }, order.tracking_number), " · ", formatTime(order.created_at)),
-    h("div", { class: "row actions" }, (NEXT[order.status] || []).map((status) => h("button", { type: "button", onclick: () => setStatus(card, order, status) }, status))),
+    h("div", { class: "row actions" }, buttons(order).map((status) => h("button", { type: "button", onclick: () => setStatus(card, order, status) }, status))),
     order.status === "Out for Delivery" ? [failedAttempt(card, order), confirmForm(card, order)] : null,
     h("p", { class: "error", role: "alert", hidden: true }),
   );
@@ -84,7 +82,7 @@ function orderCard(order) {
 }
 
 function replaceCard(card, order) {
-  if (!order || !NEXT[order.status]) {
+  if (!order || FINAL.includes(order.status)) {
     card.remove();
     $("#courier-empty").hidden = list.children.length > 0;
     return;
