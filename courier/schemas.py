@@ -59,7 +59,12 @@ def present(name, schema):
     return {"required": [name], "properties": {name: schema}}
 
 
-EMAIL = text(254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", **{"x-problem": "must be a valid email address"})
+# No white space (as Python counts it, see WHITE_SPACE), one @, a dot in the domain.
+EMAIL = text(
+    254,
+    pattern=f"^[^@{WHITE_SPACE}]+@[^@{WHITE_SPACE}]+\\.[^@{WHITE_SPACE}]+$",
+    **{"x-problem": "must be a valid email address"},
+)
 # 8 to 72 characters and at most 72 bytes in UTF-8 (bcrypt reads 72 bytes; auth.hash_password checks it too).
 # JSON Schema counts characters, not bytes, so the byte limit is spelled by the widest character used: 72 ASCII
 # characters, 36 up to U+07FF (2 bytes each), 24 in the rest of the BMP (3 bytes), 18 of any kind (4 bytes).
