@@ -7,8 +7,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app1
 
-.PHONY: run serve bench test lint format venv venv-dev env db check-db clean fuzz postman chromium screenshots \
-	cluster cluster-stop haproxy bench-cluster contract contract-tools
+.PHONY: run serve bench bench-dispatch test lint format venv venv-dev env db check-db clean fuzz postman chromium \
+	screenshots cluster cluster-stop haproxy bench-cluster contract contract-tools
 
 run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data, and a notification worker
 	$(FLASK) init-db
@@ -39,11 +39,15 @@ haproxy:  ## Install Debian's haproxy if it is missing (needs root)
 
 bench: venv env check-db  ## Load-test the production server with wrk on 1k and 1M orders; writes bench/RESULTS.md
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/dispatch.py
+
+bench-dispatch: venv env  ## Dispatch quality and speed only: VROOM versus nearest neighbour, 200 and 1,000 orders
+	$(BIN)/python bench/dispatch.py
 
 test: venv-dev check-db chromium haproxy  ## Lint, then run the test suite (browser tests included) against a throwaway database
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadscope
 
 # The browser tests (tests/browser) drive Debian's Chromium with Playwright; never `playwright install`.
 chromium:  ## Install Debian's chromium for the browser tests if /usr/bin/chromium is missing (needs root)

@@ -16,6 +16,7 @@ from courier import (
     auth,
     console,
     db,
+    dispatch,
     errors,
     export,
     lifecycle,
@@ -25,17 +26,19 @@ from courier import (
     notifications,
     openapi,
     orders,
+    positions,
     proof,
     requestlog,
     routes,
     schemas,
     sessions,
+    shifts,
     support,
     tracking,
     webhooks,
     worker,
 )
-from courier.config import check_secret, from_env
+from courier.config import check_dispatch, check_secret, from_env
 from courier.errors import bad_request, unauthorized
 from courier.limits import limiter
 from courier.openapi import ANY, CSV, FINAL_STREAM, HTML, JSON_DOC, PNG, SSE, SVG
@@ -77,6 +80,7 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
     check_secret(app)
+    check_dispatch(app)
     if app.config.get("TRUSTED_PROXIES"):
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
@@ -87,6 +91,8 @@ def create_app(test_config=None):
     auth.init_app(app)
     limits.init_app(app)
     worker.init_app(app)
+    positions.init_app(app)
+    live.init_app(app)
     app.register_blueprint(api)
     app.cli.add_command(gen_data_command)
     return app
@@ -101,6 +107,7 @@ CONSOLE, HEALTH, DOCS, AUTH, ADMIN_TAG, NOTIFY = (
     "Admin",
     "Notifications and webhooks",
 )
+DISPATCH_TAG = "Dispatch"
 CUSTOMER_TAG, BOTH_TAG, COURIER_TAG, TRACK = (
     "Customer",
     "Customers and delivery persons",
@@ -199,7 +206,10 @@ def docs_asset(filename):
 # --------------------------------------------------------------------------------------------
 
 
-@route("POST", "/signup", tag=AUTH, body=schemas.SIGNUP, responses={201: "Signup"}, errors=(409,))
+@route(
+    "POST", "/signup", tag=AUTH, body=schemas.SIGNUP, responses={201: "Signup"}, errors=(409,),
+    limits=(limiter.limit(limits.signup_limit, key_func=limits.signup_ip_key),),
+)  # fmt: skip
 def signup(body):
     """A customer creates their own account."""
     customer = accounts.create_customer(body)
@@ -526,6 +536,55 @@ def admin_test_webhook(webhook_id):
     return {"message": "Test event queued", "notification": notification}, 202
 
 
+@route(
+    "GET", "/admin/couriers", tag=DISPATCH_TAG, roles=(ADMIN,), responses={200: "CourierList"},
+    query=(choice("on_shift", ["true", "false"], "Only couriers on (or off) shift"),),
+)  # fmt: skip
+def admin_couriers(query):
+    """Couriers with their capacity, depot, shift hours and on-shift state."""
+    on_shift = None if query["on_shift"] is None else query["on_shift"] == "true"
+    return {"couriers": shifts.list_couriers(on_shift)}
+
+
+@route(
+    "PATCH", "/admin/couriers/<int:courier_id>", tag=DISPATCH_TAG, roles=(ADMIN,),
+    body=schemas.COURIER_SETTINGS, responses={200: "CourierResult"},
+)  # fmt: skip
+def admin_update_courier(courier_id, body):
+    """Set a courier's capacity (kg, parcels), depot and shift hours (UTC)."""
+    with db.transaction():
+        courier = shifts.update_settings(courier_id, body)
+    return {"message": "Courier updated", "courier": courier}
+
+
+@route(
+    "POST", "/admin/dispatch/plans", tag=DISPATCH_TAG, roles=(ADMIN,), body=schemas.PLAN, body_optional=True,
+    responses={201: "Plan"}, errors=(404, 409),
+)  # fmt: skip
+def admin_create_plan(caller, body):
+    """Plan routes for Pending orders over on-shift couriers (VROOM); nothing is assigned yet."""
+    return dispatch.create_plan(caller, body, current_app.config), 201
+
+
+@route(
+    "GET", "/admin/dispatch/plans/<int:plan_id>", tag=DISPATCH_TAG, roles=(ADMIN,), responses={200: "Plan"},
+)  # fmt: skip
+def admin_plan(plan_id):
+    """A stored plan: its routes, unassigned orders with reasons, and whether it was applied."""
+    return dispatch.get_plan(plan_id)
+
+
+@route(
+    "POST", "/admin/dispatch/plans/<int:plan_id>/apply", tag=DISPATCH_TAG, roles=(ADMIN,),
+    responses={200: "PlanApplied"}, errors=(409,),
+)  # fmt: skip
+def admin_apply_plan(plan_id, caller):
+    """Assign every routed order of the plan in one transaction (409 plan_stale if anything changed)."""
+    with db.transaction():
+        assigned = dispatch.apply_plan(plan_id, caller)
+    return {"message": "Plan applied", "plan": dispatch.get_plan(plan_id), "assigned": assigned}
+
+
 # --------------------------------------------------------------------------------------------
 # Customer
 # --------------------------------------------------------------------------------------------
@@ -572,12 +631,12 @@ def customer_track_order(order_id, caller):
 
 @route(
     "GET", "/customer/track-order/<int:order_id>/events", tag=CUSTOMER_TAG, roles=(CUSTOMER,), query=LIVE,
-    responses={200: SSE, 204: FINAL_STREAM},
+    responses={200: SSE, 204: FINAL_STREAM}, errors=(503,),
 )  # fmt: skip
 def customer_track_order_events(order_id, caller):
-    """Your order live, as Server-Sent Events, full detail; ends when the order is final."""
-    order, _ = tracking.customer_order(order_id, caller.id)
-    return live.stream(order, public=False, max_seconds=live.token_seconds_left())
+    """Your order live, as Server-Sent Events, full detail; ends when the order is final or your session ends."""
+    order, courier = tracking.customer_order(order_id, caller.id)
+    return live.stream(order, False, courier, live.token_seconds_left(), caller.session_id)
 
 
 @route(
@@ -729,8 +788,11 @@ def delivery_confirm_delivery(caller, body):
     responses={200: "LocationResult"}, errors=(404, 409),
 )  # fmt: skip
 def delivery_update_location(caller, body):
-    """Report your position and/or location text, for one or all of your active orders."""
+    """Report your position (no timeline event) or a typed location (an event of your active orders)."""
     lat, lng, location = body.get("latitude"), body.get("longitude"), clean(body.get("location"))
+    recorded_at = body.get("recorded_at")
+    if recorded_at is not None:
+        recorded_at = positions.parse_time(recorded_at, "recorded_at")
     if (lat is None) != (lng is None):
         missing = "longitude" if lng is None else "latitude"
         problem = {missing: "required with the other coordinate"}
@@ -741,9 +803,24 @@ def delivery_update_location(caller, body):
             "location": "required without coordinates",
         }
         raise bad_request("Missing required fields", "missing_fields", problem)
-    ids = tracking.update_location(caller, lat, lng, location, body.get("order_id"))
+    ids, latest = positions.record_ping(caller, lat, lng, location, body.get("order_id"), recorded_at)
     position = {"latitude": lat, "longitude": lng, "location": location}
-    return {"message": "Location updated successfully", "order_ids": ids, "position": position}
+    return {
+        "message": "Location updated successfully",
+        "order_ids": ids,
+        "position": position,
+        "latest": latest,
+    }
+
+
+@route(
+    "POST", "/delivery/locations", tag=COURIER_TAG, roles=(COURIER,), body=schemas.LOCATION_BATCH,
+    responses={200: "LocationBatchResult"},
+)  # fmt: skip
+def delivery_locations(caller, body):
+    """Send up to 500 buffered points (recorded_at each); duplicates skipped, bad points answer 400."""
+    result = positions.record_batch(caller, body["points"])
+    return {"message": "Locations recorded", **result}
 
 
 @route(
@@ -754,6 +831,42 @@ def delivery_history(caller, query):
     """Your finished orders (Delivered, Returned, Cancelled), newest first."""
     rows, next_cursor = orders.courier_orders(caller.id, query["page"], finished=True)
     return {"orders": rows, "next_cursor": next_cursor}
+
+
+@route(
+    "POST", "/delivery/shift/start", tag=COURIER_TAG, roles=(COURIER,), responses={200: "CourierResult"},
+    errors=(409,),
+)  # fmt: skip
+def delivery_shift_start(caller):
+    """Start your shift: from now on, plans and auto-dispatch include you."""
+    with db.transaction():
+        courier = shifts.start_shift(caller.id)
+    return {"message": "Shift started", "courier": courier}
+
+
+@route(
+    "POST", "/delivery/shift/end", tag=COURIER_TAG, roles=(COURIER,), responses={200: "CourierResult"},
+    errors=(409,),
+)  # fmt: skip
+def delivery_shift_end(caller):
+    """End your shift: plans and auto-dispatch leave you out."""
+    with db.transaction():
+        courier = shifts.end_shift(caller.id)
+    return {"message": "Shift ended", "courier": courier}
+
+
+@route("GET", "/delivery/route", tag=COURIER_TAG, roles=(COURIER,), responses={200: "Route"})
+def delivery_route(caller):
+    """Your remaining stops in route order, with ETAs from where you are (today's latest position)."""
+    return {"route": dispatch.courier_route(caller.id, current_app.config)}
+
+
+@route("POST", "/delivery/route/optimize", tag=COURIER_TAG, roles=(COURIER,), responses={200: "Route"})
+def delivery_route_optimize(caller):
+    """Re-solve your remaining stops from where you are now, and keep the new order."""
+    with db.transaction():
+        route = dispatch.optimize_route(caller.id, current_app.config)
+    return {"message": "Route optimised", "route": route}
 
 
 # --------------------------------------------------------------------------------------------
@@ -776,8 +889,8 @@ def track(tracking_number):
 )  # fmt: skip
 def track_events(tracking_number):
     """Public tracking, live (Server-Sent Events); ends when the order is final."""
-    order, _ = tracking.public_order(tracking_number)
-    return live.stream(order, public=True)
+    order, courier = tracking.public_order(tracking_number)
+    return live.stream(order, True, courier)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,13 @@ import multiprocessing
 
 import pymysql
 
+from courier import gunicorn_errors
 from courier.config import from_env
 
 # Not named `config`: gunicorn reads that name in this file as its own setting (the config file path).
 settings = from_env()  # the app's settings and defaults (courier/config.py SETTINGS)
+# Requests gunicorn refuses itself (e.g. headers over 8 KB: 431) answer JSON too, not HTML.
+gunicorn_errors.install()
 
 wsgi_app = "app1:create_app()"
 bind = f"{settings['HOST']}:{settings['PORT']}"

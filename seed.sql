@@ -13,11 +13,17 @@ INSERT INTO customers (customer_id, name, email, password, address, phone) VALUE
   (2, 'Bob Example', 'bob@example.com', '$2b$12$KxUhI64aX.0au5IMeeM5juNIo0gmwpY/Odug/QzZBgJkyirUbsACy',
    '34 Harbour Road, Springfield', '+15550000002');
 
-INSERT INTO delivery_persons (delivery_person_id, name, email, password, phone, location, latitude, longitude, position_at) VALUES
+INSERT INTO delivery_persons (delivery_person_id, name, email, password, phone, location, latitude, longitude, position_at,
+                              capacity_kg, capacity_parcels, depot_latitude, depot_longitude, shift_start, shift_end,
+                              on_shift_since) VALUES
   (1, 'Dave Courier', 'dave@example.com', '$2b$12$IlSYK7m6NhvJXT/HRnkhIe6mSFrd5onk3Eg1jKrqIHuV0XN500nCe',
-   '+15550000101', 'Elm Street', 40.712776, -74.005974, NOW(6) - INTERVAL 5 MINUTE),
+   '+15550000101', 'Elm Street', 40.712776, -74.005974, NOW(6) - INTERVAL 5 MINUTE,
+   40.000, 15, 40.712800, -74.006000, TIME(NOW() - INTERVAL 2 HOUR), TIME(NOW() + INTERVAL 10 HOUR),
+   NOW(6) - INTERVAL 1 HOUR),
   (2, 'Erin Courier', 'erin@example.com', '$2b$12$IlSYK7m6NhvJXT/HRnkhIe6mSFrd5onk3Eg1jKrqIHuV0XN500nCe',
-   '+15550000102', NULL, NULL, NULL, NULL);
+   '+15550000102', NULL, NULL, NULL, NULL,
+   25.000, 10, 40.730600, -73.986600, TIME(NOW() - INTERVAL 2 HOUR), TIME(NOW() + INTERVAL 10 HOUR),
+   NOW(6) - INTERVAL 1 HOUR);
 
 INSERT INTO account_emails (email, user_type, user_id) VALUES
   ('alice@example.com', 'customer', 1),
@@ -27,34 +33,43 @@ INSERT INTO account_emails (email, user_type, user_id) VALUES
 
 INSERT INTO orders (order_id, tracking_number, customer_id, assigned_to, status, location, latitude, longitude,
                     position_at, pickup_address, delivery_address, recipient_name, recipient_phone, description,
-                    weight_kg, created_at, closed_at) VALUES
+                    weight_kg, created_at, closed_at, pickup_latitude, pickup_longitude, delivery_latitude,
+                    delivery_longitude, window_start, window_end) VALUES
   (1, 'CTG4TKMBQ17TGGRYKJ', 1, NULL, 'Pending', NULL, NULL, NULL, NULL,
    '12 Market Street, Springfield', '1 Main Square, Shelbyville', 'Carol Recipient', '+15550000201',
-   'Books', 1.200, NOW(6) - INTERVAL 1 HOUR, NULL),
+   'Books', 1.200, NOW(6) - INTERVAL 1 HOUR, NULL,
+   40.715000, -74.009000, 40.742000, -73.989000, NOW(6) + INTERVAL 1 HOUR, NOW(6) + INTERVAL 5 HOUR),
   (2, 'CTVEMZ1AK0EEP4CX05', 1, 1, 'Assigned', NULL, NULL, NULL, NULL,
    '12 Market Street, Springfield', '9 Oak Avenue, Shelbyville', 'Frank Recipient', NULL,
-   'Laptop', 2.500, NOW(6) - INTERVAL 3 HOUR, NULL),
+   'Laptop', 2.500, NOW(6) - INTERVAL 3 HOUR, NULL,
+   40.715000, -74.009000, 40.728000, -73.995000, NULL, NULL),
   (3, 'CTYYZHWM6NWCYDEN1P', 1, 1, 'Out for Delivery', 'Elm Street', 40.712776, -74.005974,
    NOW(6) - INTERVAL 5 MINUTE,
    '12 Market Street, Springfield', '77 Elm Street, Springfield', 'Grace Recipient', '+15550000203',
-   'Flowers', 0.800, NOW(6) - INTERVAL 1 DAY, NULL),
+   'Flowers', 0.800, NOW(6) - INTERVAL 1 DAY, NULL,
+   40.715000, -74.009000, 40.723000, -74.003000, NULL, NULL),
   (4, 'CTQ2GP92Z1QZDZWN11', 1, 1, 'Delivered', 'Birch Lane', NULL, NULL, NULL,
    '12 Market Street, Springfield', '5 Birch Lane, Springfield', 'Heidi Recipient', NULL,
-   'Shoes', 1.000, NOW(6) - INTERVAL 3 DAY, NOW(6) - INTERVAL 2 DAY),
+   'Shoes', 1.000, NOW(6) - INTERVAL 3 DAY, NOW(6) - INTERVAL 2 DAY,
+   NULL, NULL, NULL, NULL, NULL, NULL),
   (5, 'CTFB1TMXB1HSSGAXWY', 2, NULL, 'Pending', NULL, NULL, NULL, NULL,
    '34 Harbour Road, Springfield', '2 Pier Street, Capital City', 'Ivan Recipient', NULL,
-   NULL, NULL, NOW(6) - INTERVAL 30 MINUTE, NULL),
+   NULL, NULL, NOW(6) - INTERVAL 30 MINUTE, NULL,
+   40.708000, -74.011000, 40.759000, -73.985000, NULL, NULL),
   (6, 'CT7B1BPVRGMVZN6XQJ', 2, 2, 'Failed Attempt', 'Pier Street', NULL, NULL, NULL,
    '34 Harbour Road, Springfield', '8 Pier Street, Capital City', 'Judy Recipient', NULL,
-   'Wine', 3.000, NOW(6) - INTERVAL 2 DAY, NULL),
+   'Wine', 3.000, NOW(6) - INTERVAL 2 DAY, NULL,
+   40.708000, -74.011000, 40.700000, -73.990000, NULL, NULL),
   -- Two more of Alice's orders out with Dave, so the README's examples each have their own: order 7 for the
   -- failed-attempt example, order 8 for the admin override (order 3 stays for delivery with the code).
   (7, 'CTK3W9P2M7XQ4DRV8N', 1, 1, 'Out for Delivery', 'Oak Avenue', NULL, NULL, NULL,
    '12 Market Street, Springfield', '21 Oak Avenue, Springfield', 'Liam Recipient', NULL,
-   'Tea', 0.500, NOW(6) - INTERVAL 5 HOUR, NULL),
+   'Tea', 0.500, NOW(6) - INTERVAL 5 HOUR, NULL,
+   40.715000, -74.009000, 40.720000, -74.000000, NULL, NULL),
   (8, 'CTM8R2T6V4Z1B9C3D5', 1, 1, 'Out for Delivery', 'Pine Road', NULL, NULL, NULL,
    '12 Market Street, Springfield', '3 Pine Road, Springfield', 'Mia Recipient', NULL,
-   'Lamp', 2.000, NOW(6) - INTERVAL 4 HOUR, NULL);
+   'Lamp', 2.000, NOW(6) - INTERVAL 4 HOUR, NULL,
+   40.715000, -74.009000, 40.725000, -73.995000, NULL, NULL);
 
 INSERT INTO order_events (order_id, type, status, note, location, latitude, longitude, actor_role, actor_id,
                           actor_name, created_at) VALUES

@@ -29,6 +29,9 @@ SETTINGS = {
     # Reverse proxies in front of the app whose X-Forwarded-For / -Proto to trust (0: none)
     "TRUSTED_PROXIES": (0, int),
     "DB_POOL_SIZE": (10, int),
+    # Longest a request waits for the database's first answer (a free pooled connection, connecting, the first
+    # statement) before answering 503
+    "DB_WAIT_SECONDS": (3.0, float),
     # Read replica for public tracking, analytics and the CSV export (empty host: every read on the primary);
     # it is skipped while it lags more than REPLICA_MAX_LAG_SECONDS, checked every REPLICA_CHECK_SECONDS
     "MYSQL_REPLICA_HOST": ("", str),
@@ -46,11 +49,23 @@ SETTINGS = {
     "LOGIN_LIMIT_PER_ACCOUNT": ("5 per 15 minutes", str),
     "LOGIN_LIMIT_PER_IP": ("50 per 15 minutes", str),
     "LOGIN_LIMIT_KEY_PREFIX": ("courier", str),
-    # Public tracking (GET /track/...) per client; live streams (SSE) poll, beat and end on these
+    # Sign-ups (POST /signup) per client address, whatever their outcome
+    "SIGNUP_RATE_LIMIT": ("10 per hour", str),
+    # Public tracking (GET /track/...) per client; live streams (SSE): how often each process's one reader
+    # looks for new events, positions and revoked sessions, heartbeats, and the longest stream
     "TRACK_RATE_LIMIT": ("60/minute", str),
     "SSE_POLL_SECONDS": (1.0, float),
     "SSE_HEARTBEAT_SECONDS": (15.0, float),
     "SSE_MAX_SECONDS": (3600.0, float),
+    # Open live streams one API process serves at most; beyond it: 503 with Retry-After
+    "SSE_MAX_STREAMS": (5000, int),
+    # Seconds a login session found live is trusted without asking MySQL again (0: ask every time);
+    # a revocation ends it at once in this process, within SSE_POLL_SECONDS in every other
+    "SESSION_CACHE_SECONDS": (5.0, float),
+    # Courier trail: days of points kept (flask purge-positions, daily in the worker), and the fastest
+    # plausible move between two points (a faster jump is rejected as a GPS error)
+    "POSITION_RETENTION_DAYS": (30, int),
+    "POSITION_MAX_SPEED_KMH": (250.0, float),
     "BCRYPT_LOG_ROUNDS": (12, int),
     # Links in emails and SMS point here (the public tracking page is PUBLIC_BASE_URL/t/<tracking number>)
     "PUBLIC_BASE_URL": ("http://127.0.0.1:5000", lambda text: text.rstrip("/")),
@@ -75,13 +90,30 @@ SETTINGS = {
     "WEBHOOK_TIMEOUT_SECONDS": (10.0, float),
     "WEBHOOK_RETRY_HOURS": (24.0, float),
     "WEBHOOK_DISABLE_AFTER": (50, int),
-    "WEBHOOK_ALLOW_PRIVATE": (True, boolean),
+    # Endpoints on private or loopback addresses; empty (None): refused except in debug and tests
+    "WEBHOOK_ALLOW_PRIVATE": (None, boolean),
     # Proof of delivery: wrong codes before the order locks for an admin; key the codes derive from
     # (empty: derived from JWT_SECRET_KEY)
     "POD_MAX_FAILURES": (5, int),
     "DELIVERY_CODE_KEY": ("", str),
     # Web console: map tiles for the public tracking page (empty: coordinates as text only)
     "MAP_TILE_URL": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", str),
+    # Dispatch: service time per stop (s), the solver's time budget (s), exploration level (0-5) and threads,
+    # and AUTO_DISPATCH=nearest to assign each new order at once to the nearest on-shift courier with room
+    "DISPATCH_SERVICE_SECONDS": (120, int),
+    "DISPATCH_MAX_SECONDS": (30.0, float),
+    "DISPATCH_EXPLORATION_LEVEL": (3, int),
+    "DISPATCH_THREADS": (2, int),
+    "AUTO_DISPATCH": ("off", str),
+    # Travel times: straight-line distance x detour factor at an average speed, or an OSRM-compatible
+    # table service at ROUTING_URL (e.g. http://127.0.0.1:5001)
+    "ROUTING_SPEED_KMH": (25.0, float),
+    "ROUTING_DETOUR_FACTOR": (1.3, float),
+    "ROUTING_URL": ("", lambda text: text.rstrip("/")),
+    "ROUTING_TIMEOUT_SECONDS": (10.0, float),
+    # A Nominatim-compatible geocoder for orders placed without coordinates (empty: they stay unroutable)
+    "GEOCODER_URL": ("", lambda text: text.rstrip("/")),
+    "GEOCODER_TIMEOUT_SECONDS": (10.0, float),
     "FLASK_DEBUG": (False, boolean),
     # Threads that hash passwords (bcrypt releases the GIL), per process
     "BCRYPT_THREADS": (1, int),
@@ -119,6 +151,15 @@ def from_env():
     config = {name: setting(name) for name in SETTINGS}
     config["DEBUG"] = config.pop("FLASK_DEBUG")
     return {**config, **FIXED}
+
+
+AUTO_DISPATCH_MODES = ("off", "nearest")
+
+
+def check_dispatch(app):
+    """Refuse to start with an AUTO_DISPATCH other than off or nearest."""
+    if app.config.get("AUTO_DISPATCH", "off") not in AUTO_DISPATCH_MODES:
+        raise RuntimeError(f"AUTO_DISPATCH must be one of {', '.join(AUTO_DISPATCH_MODES)}")
 
 
 def check_secret(app):

@@ -67,9 +67,16 @@ def _page(template, csp_tile_url=None, **context):
     return response
 
 
+def _tile_url():
+    tile_url = current_app.config.get("MAP_TILE_URL") or ""
+    return tile_url if tile_source(tile_url) is not None else ""
+
+
 def index():
-    """The console's single page: the login form, then the screens of the user's role."""
-    return _page("index.html")
+    """The console's single page: the login form, then the screens of the user's role (the admin's
+    Dispatch screen draws routes on the map tiles of MAP_TILE_URL)."""
+    tile_url = _tile_url()
+    return _page("index.html", tile_url, tile_url=tile_url)
 
 
 def tracking_page(tracking_number):
@@ -77,7 +84,5 @@ def tracking_page(tracking_number):
     API's 404 message there), so this page needs no database."""
     if not 0 < len(tracking_number) <= MAX_TRACKING_NUMBER:
         raise not_found("Order")  # what the document says a tracking number is; nothing longer exists
-    tile_url = current_app.config.get("MAP_TILE_URL") or ""
-    if tile_source(tile_url) is None:
-        tile_url = ""
+    tile_url = _tile_url()
     return _page("track.html", tile_url, tracking_number=tracking_number, tile_url=tile_url)

@@ -28,6 +28,8 @@ def check_transition(status, to, role):
 
 def actor_name(caller):
     """The caller's display name, recorded on the events they cause."""
+    if caller.role not in ACCOUNTS:  # "system": automatic dispatch, geocoding
+        return "System"
     table, id_column, _ = ACCOUNTS[caller.role]
     name_column = "username" if caller.role == ADMIN else "name"
     row = query(f"SELECT {name_column} AS name FROM {table} WHERE {id_column} = %s", (caller.id,), one=True)

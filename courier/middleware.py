@@ -26,7 +26,11 @@ class ApiJSONProvider(DefaultJSONProvider):
     def loads(self, s, **kwargs):
         """Parse JSON, refusing NaN and Infinity (not JSON, and no column can store them): a 400."""
         kwargs.setdefault("parse_constant", _reject_constant)
-        return super().loads(s, **kwargs)
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            # e.g. 100,000 '[': a malformed body like any other (400), never a crash
+            raise ValueError("JSON nested too deeply") from None
 
 
 def _reject_constant(name):

@@ -91,6 +91,12 @@ RESPONSE_SCHEMAS = {
         created_at=TIME,
         updated_at=TIME,
         closed_at=NULLABLE_TIME,
+        pickup_latitude=NUMBER,
+        pickup_longitude=NUMBER,
+        delivery_latitude=NUMBER,
+        delivery_longitude=NUMBER,
+        window_start=NULLABLE_TIME,
+        window_end=NULLABLE_TIME,
         allowed_next={
             "type": "array",
             "items": {"enum": vocabulary.STATUSES},
@@ -198,6 +204,15 @@ RESPONSE_SCHEMAS = {
         position=shape(
             ["latitude", "longitude", "location"], latitude=NUMBER, longitude=NUMBER, location=NULLABLE_STR
         ),
+        latest={"type": "boolean", "description": "whether this point is now the courier's latest position"},
+    ),
+    "LocationBatchResult": shape(
+        ["message", "received", "stored", "duplicates", "latest_recorded_at"],
+        message=STR,
+        received={"type": "integer", "minimum": 1},
+        stored={"type": "integer", "minimum": 0},
+        duplicates={"type": "integer", "minimum": 0},
+        latest_recorded_at=NULLABLE_TIME,
     ),
 }
 
@@ -400,6 +415,105 @@ RESPONSE_SCHEMAS.update(
         "WebhookResult": shape(["webhook"], message=STR, webhook=ref("Webhook")),
         "DeletedWebhook": shape(["message", "webhook_id"], message=STR, webhook_id=ID),
         "Analytics": _analytics_schema(),
+    }
+)
+
+# Dispatch: plans, courier settings, shifts and routes
+REASON = {
+    "enum": ["no_coordinates", "over_capacity", "window_unreachable", "no_courier_on_shift"],
+    "description": "Why the order is not routed (message says it in words)",
+}
+UNASSIGNED = shape(["order_id", "reason"], order_id=ID, reason=REASON, message=STR)
+POINT = shape(["latitude", "longitude"], latitude=NUMBER, longitude=NUMBER)
+STOP = shape(
+    ["order_id", "type", "latitude", "longitude", "eta", "window_start", "window_end"],
+    order_id=ID,
+    type={"enum": ["pickup", "delivery"]},
+    latitude=NUMBER,
+    longitude=NUMBER,
+    eta={**NULLABLE_TIME, "description": "When service at the stop begins"},
+    window_start=NULLABLE_TIME,
+    window_end=NULLABLE_TIME,
+    weight_kg=NUMBER,
+    status=STR,
+    new={
+        "type": "boolean",
+        "description": "Plans: an order this plan assigns (false: already the courier's)",
+    },
+)
+COUNT = {"type": "integer", "minimum": 0}
+RESPONSE_SCHEMAS.update(
+    {
+        "Courier": shape(
+            ["delivery_person_id", "capacity_kg", "capacity_parcels", "shift_start", "shift_end", "on_shift"],
+            delivery_person_id=ID,
+            name=STR,
+            capacity_kg={"type": "number"},
+            capacity_parcels={"type": "integer"},
+            depot_latitude=NUMBER,
+            depot_longitude=NUMBER,
+            shift_start={"type": "string", "description": "HH:MM, UTC"},
+            shift_end={
+                "type": "string",
+                "description": "HH:MM, UTC (at or before shift_start: the next day)",
+            },
+            on_shift=BOOL,
+            on_shift_since=NULLABLE_TIME,
+        ),
+        "CourierList": shape(["couriers"], couriers={"type": "array", "items": ref("Courier")}),
+        "CourierResult": shape(["message", "courier"], message=STR, courier=ref("Courier")),
+        "Plan": shape(
+            ["plan_id", "created_at", "solver_ms", "totals", "routes", "unassigned"],
+            plan_id=ID,
+            created_at=TIME,
+            start_at=TIME,
+            solver_ms={"type": "integer", "minimum": 0},
+            routing={"enum": ["straight_line", "osrm"]},
+            totals=shape(
+                ["distance_m", "duration_s"], distance_m=COUNT, duration_s=COUNT, orders=COUNT, routed=COUNT
+            ),
+            routes={
+                "type": "array",
+                "items": shape(
+                    ["courier_id", "distance_m", "duration_s", "stops"],
+                    courier_id=ID,
+                    name=STR,
+                    distance_m=COUNT,
+                    duration_s={**COUNT, "description": "Travel time (without service and waiting)"},
+                    start=POINT,
+                    end=POINT,
+                    shift_start=TIME,
+                    shift_end=TIME,
+                    stops={"type": "array", "items": STOP},
+                ),
+            },
+            unassigned={"type": "array", "items": UNASSIGNED},
+            order_ids={"type": "array", "items": ID},
+            courier_ids={"type": "array", "items": ID},
+            applied_at=NULLABLE_TIME,
+        ),
+        "PlanApplied": shape(
+            ["message", "plan", "assigned"],
+            message=STR,
+            plan=ref("Plan"),
+            assigned={
+                "type": "array",
+                "items": shape(["order_id", "courier_id"], order_id=ID, courier_id=ID),
+            },
+        ),
+        "Route": shape(
+            ["route"],
+            message=STR,
+            route=shape(
+                ["courier_id", "start", "stops", "unroutable"],
+                courier_id=ID,
+                start=nullable(POINT),
+                distance_m=COUNT,
+                duration_s=COUNT,
+                stops={"type": "array", "items": STOP},
+                unroutable={"type": "array", "items": UNASSIGNED},
+            ),
+        ),
     }
 )
 

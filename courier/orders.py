@@ -8,7 +8,7 @@ from datetime import datetime
 import pymysql
 from flask import current_app
 
-from . import pagination, proof
+from . import dispatch, pagination, proof, shifts
 from .db import execute, query, transaction
 from .errors import conflict
 from .lifecycle import add_event
@@ -20,7 +20,8 @@ TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I
 ORDER_COLUMNS = (
     "o.order_id, o.tracking_number, o.customer_id, o.assigned_to, o.status, o.location,"
     " o.pickup_address, o.delivery_address, o.recipient_name, o.recipient_phone, o.description,"
-    " o.weight_kg, o.created_at, o.updated_at, o.closed_at"
+    " o.weight_kg, o.created_at, o.updated_at, o.closed_at, o.pickup_latitude, o.pickup_longitude,"
+    " o.delivery_latitude, o.delivery_longitude, o.window_start, o.window_end"
 )
 
 # Sort orders a list accepts, each with its key columns (from this allow-list only) and their types.
@@ -73,10 +74,15 @@ def place_order(caller, body, idempotency_key=None):
     """Create an order and its first event; return (order, created). A repeated key returns the original."""
     fields = {name: clean(body.get(name)) for name in body}
     request_hash = _request_hash(fields)
+    config = current_app.config
     if idempotency_key:
         existing = _replay(caller.id, idempotency_key, request_hash)
         if existing:
             return existing, False
+    placed = dispatch.order_fields(fields, shifts.now())
+    # Without coordinates, the worker geocodes the addresses when a geocoder is configured.
+    missing = placed["pickup_latitude"] is None or placed["delivery_latitude"] is None
+    geocode = "pending" if missing and config["GEOCODER_URL"] else None
     try:
         with transaction():
             customer = query("SELECT address FROM customers WHERE customer_id = %s", (caller.id,), one=True)
@@ -86,7 +92,9 @@ def place_order(caller, body, idempotency_key=None):
             order_id, _ = execute(
                 "INSERT INTO orders (tracking_number, customer_id, pickup_address, delivery_address,"
                 " recipient_name, recipient_phone, description, weight_kg, idempotency_key, request_hash,"
-                " delivery_code_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " delivery_code_hash, pickup_latitude, pickup_longitude, delivery_latitude, delivery_longitude,"
+                " window_start, window_end, geocode_status)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     tracking_number,
                     caller.id,
@@ -99,9 +107,13 @@ def place_order(caller, body, idempotency_key=None):
                     idempotency_key or None,
                     request_hash if idempotency_key else None,
                     code_hash,
+                    *placed.values(),
+                    geocode,
                 ),
             )
             add_event(order_id, "created", "Pending", caller, note="Order placed")
+            if config["AUTO_DISPATCH"] == "nearest":
+                dispatch.auto_assign(order_id, config)
     except pymysql.err.IntegrityError:
         # Another request with the same key won the race: answer as a replay of it.
         existing = idempotency_key and _replay(caller.id, idempotency_key, request_hash)

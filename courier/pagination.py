@@ -57,7 +57,7 @@ def _decode(cursor, sort, types):
             else:
                 decoded.append(value)
         return decoded
-    except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError, json.JSONDecodeError):
         problem = "is not a cursor this list gave out (for this sort order)"
         raise bad_request(f"cursor {problem}", "invalid_cursor", {"cursor": problem}) from None
 

@@ -138,6 +138,17 @@ PLACE_ORDER = obj(
     description=text(1000, nullable=True),
     # The column keeps 3 decimals: anything under 1 g would be stored as 0, which the database refuses.
     weight_kg={"type": ["number", "null"], "minimum": 0.001, "maximum": 100000},
+    pickup_latitude=LATITUDE,
+    pickup_longitude=LONGITUDE,
+    delivery_latitude=LATITUDE,
+    delivery_longitude=LONGITUDE,
+    window_start=text(40, nullable=True, format="date-time", description="Delivery window start (ISO 8601)"),
+    window_end=text(
+        40,
+        nullable=True,
+        format="date-time",
+        description="Delivery window end (ISO 8601): after the start, in the future",
+    ),
 )
 ASSIGN = obj(
     ["order_id", "delivery_person_id"],
@@ -196,7 +207,18 @@ UPDATE_LOCATION = obj(
     longitude=LONGITUDE,
     location=text(255, nullable=True),
     order_id=identifier(nullable=True),
+    recorded_at=text(
+        40, nullable=True, description="ISO 8601 date-time the device took the point (default: now)"
+    ),
 )
+# A batch of buffered points (courier.positions): each needs coordinates and the time it was taken.
+POINT = obj(
+    ["latitude", "longitude", "recorded_at"],
+    latitude={"type": "number", "minimum": -90, "maximum": 90},
+    longitude={"type": "number", "minimum": -180, "maximum": 180},
+    recorded_at=text(40, description="ISO 8601 date-time the device took the point"),
+)
+LOCATION_BATCH = obj(["points"], points={"type": "array", "minItems": 1, "maxItems": 500, "items": POINT})
 RAISE_ISSUE = obj(["message"], message=text(5000), order_id=identifier(nullable=True))
 ANSWER_ISSUE = obj(
     ["issue_id"],
@@ -261,4 +283,25 @@ WEBHOOK = obj(
     events={**WEBHOOK_EVENTS, "description": "The event types to receive (required)"},
     event_types={**WEBHOOK_EVENTS, "description": "Another name for events"},
     description=text(500, nullable=True),
+)
+
+# Dispatch: plans, courier settings and shifts
+ID_LIST = {"type": "array", "items": identifier(), "maxItems": 5000}
+PLAN = obj(
+    [],
+    order_ids={**ID_LIST, "description": "Pending orders to plan (default: every Pending order)"},
+    courier_ids={**ID_LIST, "description": "On-shift couriers to plan for (default: every on-shift courier)"},
+    start_at=text(40, nullable=True, format="date-time", description="When the routes start (default: now)"),
+)
+CLOCK_TIME = text(
+    8, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", **{"x-problem": "must be HH:MM (UTC)"}
+)
+COURIER_SETTINGS = obj(
+    [],
+    capacity_kg={"type": "number", "exclusiveMinimum": 0, "maximum": 100000},
+    capacity_parcels={"type": "integer", "minimum": 1, "maximum": 10000},
+    depot_latitude=LATITUDE,
+    depot_longitude=LONGITUDE,
+    shift_start=CLOCK_TIME,
+    shift_end=CLOCK_TIME,
 )

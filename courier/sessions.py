@@ -4,10 +4,12 @@ Every token carries its login session's id (claim "sid"); a session revoked in M
 its access and refresh tokens at once, in every process, and across restarts (courier.auth checks it).
 """
 
+from flask import current_app
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
 
+from . import livehub
 from .auth import (
     ACCOUNTS,
     access_token,
@@ -56,6 +58,7 @@ def logout(caller, refresh_token=None):
                 (session_id, caller.role, caller.id),
             )
             revoked += count
+    livehub.hub(current_app).forget_sessions(caller.role, caller.id, session_ids)
     return revoked
 
 

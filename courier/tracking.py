@@ -3,9 +3,8 @@
 from flask import current_app
 
 from . import replica
-from .db import execute, query, transaction
-from .errors import conflict, not_found
-from .lifecycle import actor_name
+from .db import query
+from .errors import not_found
 from .orders import ORDER_COLUMNS
 
 TIMELINE_COLUMNS = (
@@ -123,11 +122,12 @@ TRAIL_POINTS = 500
 
 
 def trail(courier_id, since):
-    """The courier's positions since `since`, oldest first: the latest TRAIL_POINTS of them."""
+    """The courier's positions taken since `since`, in the order the device took them: the latest
+    TRAIL_POINTS of them."""
     rows = query(
-        "SELECT latitude, longitude, location, created_at AS at FROM courier_positions"
-        " WHERE delivery_person_id = %s AND created_at >= %s"
-        " ORDER BY created_at DESC, position_id DESC LIMIT %s",
+        "SELECT latitude, longitude, location, recorded_at AS at FROM courier_positions"
+        " WHERE delivery_person_id = %s AND recorded_at >= %s"
+        " ORDER BY recorded_at DESC LIMIT %s",
         (courier_id, since, TRAIL_POINTS),
     )
     rows.reverse()
@@ -203,62 +203,3 @@ def public_view(order, courier):
 def track_rate_limit():
     """The per-client limit of the public tracking endpoints (config TRACK_RATE_LIMIT)."""
     return current_app.config["TRACK_RATE_LIMIT"]
-
-
-def update_location(caller, latitude, longitude, location, order_id=None):
-    """Record a courier's position on their profile, their history, and their active orders.
-
-    Returns the ids of the orders updated.
-    """
-    with transaction():
-        if order_id is not None:
-            orders = query(
-                "SELECT order_id, status, closed_at FROM orders"
-                " WHERE order_id = %s AND assigned_to = %s FOR UPDATE",
-                (order_id, caller.id),
-            )
-            if not orders:
-                raise not_found("Order")
-            if orders[0]["closed_at"] is not None:
-                raise conflict(f"Order is {orders[0]['status']}, which is final", "order_closed")
-        else:
-            orders = query(
-                "SELECT order_id, status FROM orders WHERE assigned_to = %s AND closed_at IS NULL"
-                " ORDER BY order_id FOR UPDATE",
-                (caller.id,),
-            )
-        has_position = latitude is not None
-        execute(
-            "UPDATE delivery_persons SET"
-            " latitude = IF(%s, %s, latitude), longitude = IF(%s, %s, longitude),"
-            " location = COALESCE(%s, location), position_at = UTC_TIMESTAMP(6)"
-            " WHERE delivery_person_id = %s",
-            (has_position, latitude, has_position, longitude, location, caller.id),
-        )
-        execute(
-            "INSERT INTO courier_positions (delivery_person_id, latitude, longitude, location)"
-            " VALUES (%s, %s, %s, %s)",
-            (caller.id, latitude, longitude, location),
-        )
-        if not orders:
-            return []
-        ids = [row["order_id"] for row in orders]
-        placeholders = ", ".join(["%s"] * len(ids))
-        execute(
-            "UPDATE orders SET location = COALESCE(%s, location),"
-            f" latitude = IF(%s, %s, latitude), longitude = IF(%s, %s, longitude), position_at = UTC_TIMESTAMP(6)"
-            f" WHERE order_id IN ({placeholders})",
-            (location, has_position, latitude, has_position, longitude, *ids),
-        )
-        name = actor_name(caller)
-        rows = [
-            (row["order_id"], row["status"], location, latitude, longitude, caller.id, name) for row in orders
-        ]
-        row_sql = "(%s, 'location', %s, 'Location updated', %s, %s, %s, 'delivery_person', %s, %s)"
-        values = ", ".join([row_sql] * len(rows))
-        execute(
-            "INSERT INTO order_events (order_id, type, status, note, location, latitude, longitude,"
-            f" actor_role, actor_id, actor_name) VALUES {values}",
-            tuple(value for row in rows for value in row),
-        )
-        return ids

@@ -49,11 +49,51 @@ def _problem(error):
     return error.message
 
 
+NOT_AN_OBJECT = {"body": "must be a JSON object"}
+BAD_TEXT = "must be valid Unicode text (no lone surrogates)"
+
+
+def _is_text(value):
+    """Whether a string can be stored: JSON's \\ud800-style escapes can smuggle in lone surrogates."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _bad_text(data, path=""):
+    """The path of every string (key or value) in a parsed body that is not valid Unicode text."""
+    found = {}
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = ((str(i), v) for i, v in enumerate(data))
+    else:
+        return found
+    for key, value in items:
+        name = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and not _is_text(key):
+            found[name.encode("utf-8", "backslashreplace").decode()] = BAD_TEXT
+        elif isinstance(value, str):
+            if not _is_text(value):
+                found[name] = BAD_TEXT
+        else:
+            found.update(_bad_text(value, name))
+    return found
+
+
 def validate(schema, data):
     """Check a body against a schema; raise a 400 naming every offending field."""
     if not isinstance(data, dict):
-        raise bad_request("Request body must be a JSON object", "invalid_body")
-    fields = {}
+        raise bad_request("Request body must be a JSON object", "invalid_body", NOT_AN_OBJECT)
+    fields = _bad_text(data)
+    if fields:
+        first = sorted(fields)[0]
+        message = (
+            f"{first} {BAD_TEXT}" if len(fields) == 1 else "Invalid fields: " + ", ".join(sorted(fields))
+        )
+        raise bad_request(message, "invalid_fields", fields)
     # A blank required string counts as missing, as in the original API.
     for name in schema.get("required", []):
         value = data.get(name)
@@ -68,10 +108,12 @@ def validate(schema, data):
             broken.append(schema["allOf"][where[1]])
             continue
         if error.validator == "additionalProperties":
-            allowed = set(schema.get("properties", {}))
-            for name in data:
+            # Nested objects too (e.g. points.3.speed): the path names where the unknown field is.
+            allowed = set(error.schema.get("properties", {}))
+            prefix = "".join(f"{p}." for p in error.absolute_path)
+            for name in error.instance:
                 if name not in allowed:
-                    fields[name] = "unknown field"
+                    fields[f"{prefix}{name}"] = "unknown field"
             continue
         name = ".".join(str(p) for p in error.absolute_path) or "body"
         fields.setdefault(name, _problem(error))
@@ -95,13 +137,14 @@ def json_body(schema):
     """The request's JSON body, validated; a body that is not JSON gets 400."""
     data = request.get_json(silent=True)
     if data is None:
-        raise bad_request("Request body must be a JSON object", "invalid_body")
+        raise bad_request("Request body must be a JSON object", "invalid_body", NOT_AN_OBJECT)
     return validate(schema, data)
 
 
 def optional_json_body(schema):
     """Like json_body, for routes whose body may be left out entirely ({} then)."""
-    if not request.content_length:
+    # A chunked body has no Content-Length: look at the body itself, so it is validated like any other.
+    if not request.content_length and not request.get_data(cache=True):
         return {}
     return json_body(schema)
 

@@ -22,7 +22,6 @@ STATUSES = [
     "Cancelled",
 ]
 FINAL = ("Delivered", "Returned", "Cancelled")
-ACTIVE = ("Assigned", "Picked Up", "In Transit", "Out for Delivery", "Failed Attempt")
 
 # (from, to) -> the roles that may make that move. An admin may cancel any order that is not final.
 TRANSITIONS = {

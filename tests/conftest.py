@@ -151,7 +151,7 @@ def app():
         own.close()
         app.extensions["db_pool"] = _pool
     yield app
-    if app.extensions["db_pool"] is _pool and _pool._connections:
+    if app.extensions["db_pool"] is _pool and _pool.in_use:
         # A connection is still out (e.g. a stream left open): the next test gets a fresh pool.
         _pool.close()
         _pool = None

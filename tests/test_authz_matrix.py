@@ -68,6 +68,8 @@ class Ctx:
     locked_id: int  # an Out for Delivery order locked after wrong codes
     webhook_id: int
     notification_id: int  # a failed notification
+    plan_id: int = 0  # a dispatch plan (OTHER_COURIER is on shift)
+    start_shift: object = None  # puts a caller on shift (for POST /delivery/shift/end)
 
 
 def own_login_body(ctx, who):
@@ -175,6 +177,18 @@ CALLS = {
         f"/admin/webhooks/{c.webhook_id}/test",
         {},
     ),
+    # Dispatch (admin): courier settings and plans.
+    ("GET", "/admin/couriers"): lambda c, w: ("/admin/couriers", {}),
+    ("PATCH", "/admin/couriers/<int:courier_id>"): lambda c, w: (
+        f"/admin/couriers/{c.users[COURIER].id}",
+        {"json": {"capacity_kg": 30}},
+    ),
+    ("POST", "/admin/dispatch/plans"): lambda c, w: ("/admin/dispatch/plans", {}),
+    ("GET", "/admin/dispatch/plans/<int:plan_id>"): lambda c, w: (f"/admin/dispatch/plans/{c.plan_id}", {}),
+    ("POST", "/admin/dispatch/plans/<int:plan_id>/apply"): lambda c, w: (
+        f"/admin/dispatch/plans/{c.plan_id}/apply",
+        {},
+    ),
     # Customer (object routes: the owner versus another customer).
     ("POST", "/customer/place-order"): lambda c, w: (
         "/customer/place-order",
@@ -227,9 +241,17 @@ CALLS = {
         "/delivery/confirm-delivery",
         {"json": {"order_id": c.out_for_delivery["order_id"], "code": c.out_for_delivery["code"]}},
     ),
+    ("POST", "/delivery/shift/start"): lambda c, w: ("/delivery/shift/start", {}),
+    ("POST", "/delivery/shift/end"): lambda c, w: (c.start_shift(w), ("/delivery/shift/end", {}))[1],
+    ("GET", "/delivery/route"): lambda c, w: ("/delivery/route", {}),
+    ("POST", "/delivery/route/optimize"): lambda c, w: ("/delivery/route/optimize", {}),
     ("PATCH", "/delivery/update-location"): lambda c, w: (
         "/delivery/update-location",
         {"json": {"order_id": c.assigned["order_id"], "latitude": 1.0, "longitude": 2.0}},
+    ),
+    ("POST", "/delivery/locations"): lambda c, w: (
+        "/delivery/locations",
+        {"json": {"points": [{"latitude": 1.0, "longitude": 2.0, "recorded_at": "2026-01-01T00:00:00Z"}]}},
     ),
 }
 # Routes about one object of the caller's: another user of the same role gets 404.
@@ -306,6 +328,18 @@ def ctx(auth, orders, sql):
         " 'failed', 8, 8)"
     )
     notification_id = sql("SELECT MAX(notification_id) AS id FROM notifications", one=True)["id"]
+    on_shift = (
+        "UPDATE delivery_persons SET on_shift_since = UTC_TIMESTAMP(6), depot_latitude = 40.7,"
+        " depot_longitude = -74.0, shift_start = '00:00', shift_end = '00:00' WHERE delivery_person_id = %s"
+    )
+    sql(on_shift, (users[OTHER_COURIER].id,))
+    plan = orders.client.post("/admin/dispatch/plans", headers=admin.headers)
+    assert plan.status_code == 201, plan.get_json()
+
+    def start_shift(who):
+        if who == COURIER:
+            sql(on_shift, (dave.id,))
+
     return Ctx(
         users,
         pending,
@@ -318,6 +352,8 @@ def ctx(auth, orders, sql):
         locked["order_id"],
         webhook_id,
         notification_id,
+        plan.get_json()["plan_id"],
+        start_shift,
     )
 
 

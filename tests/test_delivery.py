@@ -7,7 +7,8 @@ from courier.vocabulary import STATUSES
 
 FINAL = {"Delivered", "Returned", "Cancelled"}
 
-# PRODUCT.md's transition table, the courier's rows only: from -> the statuses the courier may move to.
+# The product's transition table (README, Order statuses), the courier's rows only, written out here on
+# purpose: from -> the statuses the courier may move to.
 COURIER_MOVES = {
     "Assigned": ["Picked Up"],
     "Picked Up": ["In Transit", "Out for Delivery"],
@@ -344,7 +345,8 @@ def test_location_updates_courier_and_active_orders(client, world, orders, sql):
     assert me["location"] == "London Bridge" and me["position_at"] is not None
     for oid, status in ((assigned, "Assigned"), (out, "Out for Delivery")):
         row = order_row(sql, oid)
-        assert float(row["latitude"]) == 51.5074 and float(row["longitude"]) == -0.1278
+        # Coordinates live on the courier (the position stream); a typed location is an order event.
+        assert row["latitude"] is None and row["position_at"] is None
         assert row["location"] == "London Bridge" and row["status"] == status
         new = events(sql, oid)[before[oid] :]
         assert len(new) == 1
@@ -372,9 +374,10 @@ def test_location_text_only(client, world, orders, sql):
     me = sql("SELECT * FROM delivery_persons WHERE delivery_person_id = %s", (world.dave.id,), one=True)
     assert me["location"] == "Main St depot" and float(me["latitude"]) == 10  # coordinates kept
     row = order_row(sql, oid)
-    assert row["location"] == "Main St depot" and float(row["longitude"]) == 20
+    assert row["location"] == "Main St depot" and row["longitude"] is None
     assert count(sql, "courier_positions") == 2
-    assert count(sql, "order_events", "order_id = %s AND type = 'location'", (oid,)) == 2
+    # Only the typed location is a timeline event; the coordinates-only ping is not.
+    assert count(sql, "order_events", "order_id = %s AND type = 'location'", (oid,)) == 1
 
 
 def test_location_for_one_order(client, world, orders, sql):
@@ -383,8 +386,14 @@ def test_location_for_one_order(client, world, orders, sql):
     response = update_location(client, world.dave, latitude=-33.8688, longitude=151.2093, order_id=second)
     assert response.status_code == 200
     assert response.get_json()["order_ids"] == [second]
-    assert float(order_row(sql, second)["latitude"]) == -33.8688
-    assert order_row(sql, first)["latitude"] is None
+    assert order_row(sql, second)["latitude"] is None and order_row(sql, first)["latitude"] is None
+    assert count(sql, "order_events", "type = 'location'") == 0
+    me = sql(
+        "SELECT latitude FROM delivery_persons WHERE delivery_person_id = %s", (world.dave.id,), one=True
+    )
+    assert float(me["latitude"]) == -33.8688
+    response = update_location(client, world.dave, location="Gate 4", order_id=second)
+    assert count(sql, "order_events", "type = 'location' AND order_id = %s", (second,)) == 1
     assert count(sql, "order_events", "type = 'location'") == 1
 
 

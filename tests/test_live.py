@@ -7,10 +7,11 @@ import threading
 import time
 
 import pytest
-from conftest import _config
+from conftest import _config, connect
 from live_servers import call, start_servers
 
 from app1 import create_app
+from courier import livehub
 
 
 @pytest.fixture
@@ -154,7 +155,7 @@ def test_live_stream_follows_changes_made_while_reading(app, client, world, orde
         other = app.test_client()
         steps = [
             ("status", {"order_id": oid, "status": "Picked Up"}),
-            ("location", {"order_id": oid, "latitude": 48.858844, "longitude": 2.294351}),
+            ("location", {"order_id": oid, "latitude": 48.853209, "longitude": 2.348600}),
             ("status", {"order_id": oid, "status": "Out for Delivery"}),
             ("location", {"order_id": oid, "latitude": 48.853409, "longitude": 2.348800, "location": "Quai"}),
             ("status", {"order_id": oid, "status": "Delivered", "code": orders.code(oid)}),
@@ -177,28 +178,35 @@ def test_live_stream_follows_changes_made_while_reading(app, client, world, orde
     assert reader.ended and public["ended"]
     assert blocks[-1]["data"]["status"] == "Delivered"
     assert public["blocks"][-1]["data"]["status"] == "Delivered"
-    events = events_of(blocks)
+    # A coordinates-only ping is no timeline event; a typed location is. Positions come as `position`
+    # events (no id), only while Out for Delivery: exact for the owner, rounded for the public.
+    events = [b for b in events_of(blocks) if b["event"] != "position"]
     assert [(b["event"], b["data"]["status"]) for b in events] == [
         ("created", "Pending"),
         ("assignment", "Assigned"),
         ("status", "Picked Up"),
-        ("location", "Picked Up"),
         ("status", "Out for Delivery"),
         ("location", "Out for Delivery"),
         ("status", "Delivered"),
     ]
     ids = [int(b["id"]) for b in events]
     assert ids == sorted(set(ids))
-    # A position only while Out for Delivery: exact for the owner, rounded for the public.
-    assert "position" not in events[3]["data"]
-    assert events[5]["data"]["position"] == {"latitude": 48.853409, "longitude": 2.3488}
-    assert events[5]["data"]["location"] == "Quai"
-    public_events = events_of(public_blocks)
+    assert events[4]["data"]["position"] == {"latitude": 48.853409, "longitude": 2.3488}
+    assert events[4]["data"]["location"] == "Quai"
+    positions = [b for b in events_of(blocks) if b["event"] == "position"]
+    assert positions and all("id" not in b for b in positions)
+    assert positions[-1]["data"]["position"]["latitude"] == 48.853409
+    assert positions[-1]["data"]["position"]["location"] == "Quai"
+    assert all(b["data"]["position"]["latitude"] != 48.853209 for b in positions)  # taken before OFD
+    public_all = events_of(public_blocks)
+    public_events = [b for b in public_all if b["event"] != "position"]
     assert [int(b["id"]) for b in public_events] == ids
-    assert "position" not in public_events[3]["data"]
-    assert public_events[5]["data"]["position"] == {"latitude": 48.853, "longitude": 2.349}
-    assert "48.853409" not in public["text"] and "48.858844" not in public["text"]
-    assert world.dave.name not in public["text"]
+    assert public_events[4]["data"]["position"] == {"latitude": 48.853, "longitude": 2.349}
+    public_positions = [b["data"]["position"] for b in public_all if b["event"] == "position"]
+    assert public_positions and set(public_positions[-1]) == {"latitude", "longitude", "at"}
+    assert public_positions[-1]["latitude"] == 48.853
+    assert "48.853409" not in public["text"] and "48.853209" not in public["text"]
+    assert world.dave.name not in public["text"] and "Quai" not in str(public_positions)
 
 
 def test_heartbeat_comments_while_nothing_happens(app, client, world, orders):
@@ -431,3 +439,183 @@ def test_event_written_through_one_process_reaches_a_watcher_on_another(servers,
         thread.join(5)
         assert not thread.is_alive()
     assert all(proc.poll() is None for proc in servers["procs"])
+
+
+# ---------------------------------------------------------------------------------------------
+# One reader per process: the stream cap, revoked sessions, queries independent of open streams
+# ---------------------------------------------------------------------------------------------
+
+
+class Held:
+    """A stream opened, read up to its first event and held open in a thread of its own (a stream keeps
+    its request context: it is opened, read and closed in one thread) until release()."""
+
+    def __init__(self, app, url, headers=None):
+        self.ready, self.stop, self.result = threading.Event(), threading.Event(), {}
+        self.thread = threading.Thread(target=self._run, args=(app, url, headers or {}), daemon=True)
+        self.thread.start()
+
+    def _run(self, app, url, headers):
+        response, reader = open_stream(app.test_client(), url, headers=headers)
+        self.result["status"] = response.status_code
+        try:
+            if response.status_code == 200:
+                reader.until(lambda b: len(events_of(b)) == 1)
+            self.ready.set()
+            self.stop.wait(20)
+        finally:
+            reader.close()
+
+    def release(self):
+        self.stop.set()
+        self.thread.join(10)
+
+
+def test_stream_cap_answers_503_with_retry_after(app, client, world, orders):
+    app.config.update(SSE_MAX_STREAMS=2)
+    order = orders.place(world.alice)
+    url = f"/track/{order['tracking_number']}/events"
+    owner_url = f"/customer/track-order/{order['order_id']}/events"
+    held = [Held(app, url), Held(app, owner_url, world.alice.headers)]
+    try:
+        for stream in held:
+            assert stream.ready.wait(10) and stream.result["status"] == 200
+        assert livehub.hub(app).open == 2
+        refused = client.get(owner_url, headers=world.alice.headers)
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"] == "5"
+        assert refused.get_json()["code"] == "too_many_streams"
+        public = client.get(url)  # the public route's rate limiter may only lengthen Retry-After
+        assert public.status_code == 503 and int(public.headers["Retry-After"]) >= 5
+        held[0].release()
+        # A closed stream gives its place back.
+        again = Held(app, url)
+        assert again.ready.wait(10) and again.result["status"] == 200
+        again.release()
+    finally:
+        for stream in held:
+            stream.release()
+    assert livehub.hub(app).open == 0
+
+
+def follow_until_end(app, url, headers):
+    """Open a stream in a thread of its own; returns (ready event, result dict)."""
+    ready, result = threading.Event(), {}
+
+    def run():
+        response, reader = open_stream(app.test_client(), url, headers=headers)
+        result["status"] = response.status_code
+        try:
+            reader.until(lambda b: len(events_of(b)) == 1)
+            ready.set()
+            result["blocks"] = reader.rest()
+            result["ended"] = reader.ended
+            result["at"] = time.monotonic()
+        finally:
+            reader.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return ready, result, thread
+
+
+@pytest.mark.parametrize("how", ["logout", "password", "deletion"])
+def test_stream_ends_within_5s_when_the_session_ends(app, auth, world, orders, how):
+    app.config.update(SSE_POLL_SECONDS=1)  # the production default
+    order = orders.place(world.alice)
+    streaming = auth.login(
+        email=world.alice.login
+    ).get_json()  # a second session of Alice's: the stream's own
+    url = f"/customer/track-order/{order['order_id']}/events"
+    ready, result, thread = follow_until_end(app, url, {"Authorization": f"Bearer {streaming['token']}"})
+    assert ready.wait(10) and result["status"] == 200
+    other = app.test_client()
+    started = time.monotonic()
+    if how == "logout":
+        answer = other.post("/logout", headers={"Authorization": f"Bearer {streaming['token']}"})
+    elif how == "password":  # from Alice's first session: her other sessions end
+        body = {"old_password": "password123", "new_password": "a-new-password-1"}
+        answer = other.post("/change-password", json=body, headers=world.alice.headers)
+    else:
+        answer = other.delete(f"/admin/delete-user/customer/{world.alice.id}", headers=world.admin.headers)
+    assert answer.status_code == 200, answer.get_json()
+    thread.join(10)
+    assert not thread.is_alive() and result["ended"]
+    assert result["at"] - started < 5
+    assert "session ended" in result["blocks"][-1]["comment"]
+
+
+def test_reader_queries_do_not_grow_with_open_streams(app, world, orders):
+    app.config.update(SSE_POLL_SECONDS=30)  # the test drives the reader's polls itself
+    hub = livehub.hub(app)
+    placed = [orders.place(world.alice) for _ in range(3)]
+    held = []
+    try:
+        for count in (1, 30):
+            while len(held) < count:
+                order = placed[len(held) % 3]
+                url = f"/customer/track-order/{order['order_id']}/events"
+                held.append(Held(app, url, world.alice.headers))
+            assert all(stream.ready.wait(10) for stream in held)
+            assert hub.open == count
+            before = hub.queries
+            hub.poll_once()
+            assert hub.queries - before <= 3, count  # events, positions, revocations
+    finally:
+        for stream in held:
+            stream.release()
+
+
+def test_reader_delivers_an_event_committed_after_a_newer_one(app, world, orders, sql):
+    """Auto-increment ids can commit out of order: the reader looks for a missing id again."""
+    app.config.update(SSE_POLL_SECONDS=30)
+    hub = livehub.hub(app)
+    first, second = orders.place(world.alice), orders.place(world.bob)
+    sub = hub.subscribe(first["order_id"])
+    try:
+        holder = connect()
+        holder.begin()
+        with holder.cursor() as cur:  # takes an id now, commits later
+            cur.execute(
+                "INSERT INTO order_events (order_id, type, status, note, actor_role)"
+                " VALUES (%s, 'status', 'Pending', 'late', 'system')",
+                (first["order_id"],),
+            )
+            late_id = cur.lastrowid
+        other = app.test_client()
+        assert (
+            other.post(f"/customer/cancel-order/{second['order_id']}", headers=world.bob.headers).status_code
+            == 200
+        )
+        hub.poll_once()
+        assert sub.get(0) is None
+        holder.commit()
+        holder.close()
+        hub.poll_once()
+        kind, row = sub.get(1)
+        assert kind == "event" and row["event_id"] == late_id and row["note"] == "late"
+    finally:
+        hub.unsubscribe(sub)
+
+
+def test_session_revoked_elsewhere_stops_the_token_after_one_read(app, client, world, sql):
+    """A session check is cached; a revocation made by another process (here: straight in MySQL) ends
+    it as soon as the process's reader has looked."""
+    app.config.update(SSE_POLL_SECONDS=30, SESSION_CACHE_SECONDS=60)
+    hub = livehub.hub(app)
+    assert client.get("/customer/orders", headers=world.alice.headers).status_code == 200
+    sql(
+        "UPDATE auth_sessions SET revoked_at = UTC_TIMESTAMP(6) WHERE user_type = 'customer' AND user_id = %s",
+        (world.alice.id,),
+    )
+    hub.poll_once()
+    response = client.get("/customer/orders", headers=world.alice.headers)
+    assert response.status_code == 401 and response.get_json()["code"] == "token_revoked"
+    # Without the cache, every request asks MySQL.
+    app.config.update(SESSION_CACHE_SECONDS=0)
+    assert client.get("/customer/orders", headers=world.bob.headers).status_code == 200
+    sql(
+        "UPDATE auth_sessions SET revoked_at = UTC_TIMESTAMP(6) WHERE user_type = 'customer' AND user_id = %s",
+        (world.bob.id,),
+    )
+    assert client.get("/customer/orders", headers=world.bob.headers).status_code == 401

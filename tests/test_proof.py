@@ -1,4 +1,4 @@
-"""QR proof of delivery (issue 7, item 6): the delivery code, its QR code, the courier's check, the lock
+"""QR proof of delivery: the delivery code, its QR code, the courier's check, the lock
 after too many wrong codes, and the admin's unlock and override."""
 
 import hashlib

@@ -137,6 +137,33 @@ def _accounts(cur, table, columns, count, email_prefix, tag, password_hash, extr
     return first
 
 
+# Dispatch data: every point lies in one city (about 16 x 15 km); the same formulas in SQL (below) and in
+# Python (bench/dispatch.py), so the benchmark plans on gen-data's own geography.
+CITY = {"depot": (7, 11, 3), "pickup": (7919, 104729, 17), "delivery": (15485863, 32452843, 29)}
+
+
+def city_point(n, kind):
+    a, b, salt = CITY[kind]
+    return 40.65 + (n * a + salt) % 1500 / 10000, -74.05 + (n * b + salt) % 1800 / 10000
+
+
+def _city_sql(n, kind):
+    a, b, salt = CITY[kind]
+    return f"40.65 + MOD({n} * {a} + {salt}, 1500) / 10000", f"-74.05 + MOD({n} * {b} + {salt}, 1800) / 10000"
+
+
+def courier_capacity_kg(c):
+    return 30 + c % 4 * 10
+
+
+def courier_capacity_parcels(c):
+    return 15 + c % 3 * 5
+
+
+def order_weight_kg(n):
+    return 0.5 + n % 200 / 10
+
+
 def generate(config, orders, echo=print):
     """Add `orders` orders (with customers, couriers, events, positions, issues, feedback) to the database."""
     started = time.monotonic()
@@ -188,6 +215,17 @@ def generate(config, orders, echo=print):
             "INSERT INTO account_emails (email, user_type, user_id) SELECT email, 'delivery_person',"
             " delivery_person_id FROM delivery_persons WHERE delivery_person_id >= %s AND email LIKE %s",
             (first_courier, f"%-{tag}@example.test"),
+        )
+        c = "(delivery_person_id - %s)"
+        depot_lat, depot_lng = _city_sql(c, "depot")
+        # Capacity, a depot, and a ten-hour shift around now, on shift: ready for POST /admin/dispatch/plans.
+        _run(
+            cur,
+            f"UPDATE delivery_persons SET capacity_kg = 30 + MOD({c}, 4) * 10, capacity_parcels = 15 + MOD({c}, 3) * 5,"
+            f" depot_latitude = {depot_lat}, depot_longitude = {depot_lng},"
+            " shift_start = TIME(UTC_TIMESTAMP() - INTERVAL 2 HOUR), shift_end = TIME(UTC_TIMESTAMP() + INTERVAL 8 HOUR),"
+            " on_shift_since = UTC_TIMESTAMP(6) WHERE delivery_person_id >= %s AND email LIKE %s",
+            (first_courier,) * 5 + (f"%-{tag}@example.test",),
         )
         conn.commit()
         echo(f"  {customers} customers and {couriers} couriers ({time.monotonic() - started:.1f}s)")
@@ -242,14 +280,30 @@ def generate(config, orders, echo=print):
                 " WHERE o.order_id BETWEEN %s AND %s ORDER BY o.order_id, p.step",
                 (first_order + base, first_order + base + size - 1),
             )
+            o = "(order_id - @first)"
+            p_lat, p_lng = _city_sql(o, "pickup")
+            d_lat, d_lng = _city_sql(o, "delivery")
+            # Coordinates for every order; a delivery window (3 hours, within the next 6) on a third of the open ones.
+            _run(
+                cur,
+                f"UPDATE orders SET pickup_latitude = {p_lat}, pickup_longitude = {p_lng},"
+                f" delivery_latitude = {d_lat}, delivery_longitude = {d_lng},"
+                f" window_start = IF(closed_at IS NULL AND MOD({o}, 3) = 0,"
+                f"   UTC_TIMESTAMP(6) + INTERVAL MOD({o}, 4) HOUR, NULL),"
+                f" window_end = IF(closed_at IS NULL AND MOD({o}, 3) = 0,"
+                f"   UTC_TIMESTAMP(6) + INTERVAL MOD({o}, 4) + 3 HOUR, NULL),"
+                " updated_at = updated_at WHERE order_id BETWEEN %s AND %s",
+                (first_order + base, first_order + base + size - 1),
+            )
             conn.commit()
             echo(f"  orders {base + size}/{orders} ({time.monotonic() - started:.1f}s)")
         last_order = first_order + orders - 1
         _run(
             cur,
-            "INSERT INTO courier_positions (delivery_person_id, latitude, longitude, location, created_at)"
+            "INSERT INTO courier_positions (delivery_person_id, latitude, longitude, location, created_at,"
+            " recorded_at)"
             " SELECT d.delivery_person_id, 40.7 + g.n / 1000, -74.0 - g.n / 1000, 'On the road',"
-            " UTC_TIMESTAMP(6) - INTERVAL (20 - g.n) MINUTE"
+            " UTC_TIMESTAMP(6) - INTERVAL (20 - g.n) MINUTE, UTC_TIMESTAMP(6) - INTERVAL (20 - g.n) MINUTE"
             " FROM delivery_persons d JOIN _gen_numbers g ON g.n < 20 WHERE d.delivery_person_id >= %s",
             (first_courier,),
         )

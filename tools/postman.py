@@ -40,7 +40,7 @@ VARIABLES = {
 RUN_VARIABLES = [
     ADMIN, CUSTOMER, COURIER, NEWCOMER, "customerRefreshToken", "runId", "newcomerEmail", "newCourierId",
     "orderId", "trackingNumber", "deliveryCode", "issueId", "notificationId", "webhookId",
-    "cancelOrderId", "adminCancelOrderId", "returnOrderId", "overrideOrderId",
+    "cancelOrderId", "adminCancelOrderId", "returnOrderId", "overrideOrderId", "planId",
 ]  # fmt: skip
 PRE_REQUEST = [
     "// A run id makes the accounts and keys this run creates unique (set once per run).",
@@ -197,6 +197,20 @@ SCENARIO = [
     ("Admin reports", [
         step("GET", "/admin/analytics", token=ADMIN),
         step("GET", "/admin/orders/export.csv", token=ADMIN, query={"status": "Delivered"}),
+    ]),
+    ("Dispatch, shifts and routes", [
+        step("GET", "/admin/couriers", token=ADMIN, query={"on_shift": "true"}),
+        step("PATCH", "/admin/couriers/{courier_id}", token=ADMIN, params={"courier_id": "2"},
+             body={"capacity_kg": 30, "capacity_parcels": 12}),
+        step("POST", "/delivery/shift/end", token=COURIER),
+        step("POST", "/delivery/shift/start", token=COURIER),
+        step("POST", "/delivery/locations", token=COURIER,
+             body={"points": [{"latitude": 40.7130, "longitude": -74.0060, "recorded_at": "2026-01-31T12:00:00Z"}]}),
+        step("POST", "/admin/dispatch/plans", token=ADMIN, save={"planId": "body.plan_id"}),
+        step("GET", "/admin/dispatch/plans/{plan_id}", token=ADMIN, params={"plan_id": "{{planId}}"}),
+        step("POST", "/admin/dispatch/plans/{plan_id}/apply", token=ADMIN, params={"plan_id": "{{planId}}"}),
+        step("GET", "/delivery/route", token=COURIER),
+        step("POST", "/delivery/route/optimize", token=COURIER),
     ]),
     ("Notifications and webhooks", [
         step("GET", "/admin/notifications", token=ADMIN, query={"channel": "sms"},

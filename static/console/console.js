@@ -4,6 +4,7 @@ import * as admin from "./admin.js";
 import { api, onSessionEnded, session } from "./api.js";
 import * as courier from "./courier.js";
 import * as customer from "./customer.js";
+import * as dispatch from "./dispatch.js";
 import { $, bindForm, fill, flash, h, showError } from "./ui.js";
 
 // Each role's screens: the hash route, its nav label, and the function that opens it (given the route's
@@ -19,6 +20,7 @@ const ROUTES = {
     { path: "orders", label: "Orders", view: "admin-orders", open: admin.openOrders },
     { path: "users", label: "Users", view: "users", open: admin.openUsers },
     { path: "issues", label: "Issues", view: "issues", open: admin.openIssues },
+    { path: "dispatch", label: "Dispatch", view: "dispatch", open: dispatch.openDispatch },
   ],
 };
 const ROLE_NAMES = { customer: "Customer", delivery_person: "Courier", admin: "Admin" };

@@ -166,6 +166,43 @@ $("#share-location").addEventListener("click", () => {
   }, { enableHighAccuracy: true, maximumAge: 10000, timeout: 30000 });
 });
 
+// ------------------------------------------------------------------------------------ Route (stops in order)
+
+function renderRoute(route) {
+  const stops = route.stops.map((s) =>
+    h("li", { class: "route-stop" }, `${s.type === "pickup" ? "Pick up" : "Deliver"} #${s.order_id} · ETA ${s.eta ? formatTime(s.eta) : "–"}`,
+      s.window_end ? ` (by ${formatTime(s.window_end)})` : ""),
+  );
+  fill($("#route-stops"), stops);
+  const unroutable = route.unroutable.length ? ` · ${route.unroutable.length} without coordinates` : "";
+  $("#route-summary").textContent = route.stops.length
+    ? `${route.stops.length} stops, ${(route.distance_m / 1000).toFixed(1)} km${unroutable}`
+    : `No stops${unroutable}.`;
+}
+
+async function loadRoute() {
+  showError($("#route-error"), null);
+  try {
+    renderRoute((await api("/delivery/route")).route);
+  } catch (err) {
+    showError($("#route-error"), err);
+  }
+}
+
+$("#route-replan").addEventListener("click", async () => {
+  showError($("#route-error"), null);
+  $("#route-replan").disabled = true;
+  try {
+    renderRoute((await api("/delivery/route/optimize", { method: "POST" })).route);
+    flash("Route re-planned.");
+  } catch (err) {
+    showError($("#route-error"), err);
+  } finally {
+    $("#route-replan").disabled = false;
+  }
+});
+
 export function openAssigned() {
   loadAssigned();
+  loadRoute();
 }

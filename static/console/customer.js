@@ -155,6 +155,12 @@ export function openOrder(orderId) {
         if (name === "error") showError($("#order-error"), err);
       },
       onEvent: (type, event) => {
+        if (type === "position") {
+          // A courier ping: a state, not a timeline event.
+          state.position = event.position;
+          renderOrder(state);
+          return;
+        }
         state.events.push(event);
         if (event.status) state.order.status = event.status;
         if (type === "assignment") refreshCourier(view.order.order_id, state, alive);

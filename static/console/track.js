@@ -87,6 +87,11 @@ function follow(shown) {
       live.textContent = source.readyState === EventSource.CLOSED ? "Live updates stopped: reload the page." : "Reconnecting…";
     }
   });
+  // Courier pings come as "position" messages: a state, not part of the timeline.
+  source.addEventListener("position", (message) => {
+    state.position = JSON.parse(message.data).position;
+    if (streamed.length >= shown) render();
+  });
   const onEvent = (message) => {
     const event = JSON.parse(message.data);
     streamed.push(event);

@@ -42,7 +42,7 @@ def test_admin_logs_in_with_username_and_logs_out(pages, auth, sql):
     page = pages.new()
     login(page, admin)
     expect(page.locator("#who-name")).to_have_text(f"{admin.login} · Admin")
-    expect(page.locator("#nav a")).to_have_text(["Dashboard", "Orders", "Users", "Issues"])
+    expect(page.locator("#nav a")).to_have_text(["Dashboard", "Orders", "Users", "Issues", "Dispatch"])
     stored = json.loads(page.evaluate("sessionStorage.getItem('courier.session')"))
     assert (
         stored["role"] == "admin" and stored["id"] == admin.id and stored["token"] and stored["refresh_token"]

@@ -103,4 +103,4 @@ def test_order_journey_customer_admin_courier_live(pages, auth, sql):
     delivered = [e for e in events(sql, order_id, "status") if e["status"] == "Delivered"]
     assert len(delivered) == 1 and delivered[0]["proof"] == "code"
     assert delivered[0]["actor_role"] == "delivery_person" and delivered[0]["actor_id"] == courier.id
-    assert len(events(sql, order_id, "location")) == 1
+    assert len(events(sql, order_id, "location")) == 0  # shared positions are no timeline events

@@ -59,14 +59,16 @@ def test_public_page_shows_the_timeline_and_coordinates_when_tiles_fail(pages, c
     no_horizontal_scroll(page)
     shoot(page, "public-tracking-phone", doc=True)
 
-    # Live: the courier moves, then delivers; the page follows without a reload.
+    # Live: the courier moves (about 100 m: a ping, streamed as a position), then delivers; the page
+    # follows without a reload.
     page.evaluate("window.stillTheSamePage = true")
-    client.patch(
+    moved = client.patch(
         "/delivery/update-location",
-        json={"latitude": 52.5301, "longitude": 13.4152, "order_id": order["order_id"]},
+        json={"latitude": 52.5207, "longitude": 13.4060, "order_id": order["order_id"]},
         headers=world.dave.headers,
     )
-    expect(page.locator("#track-coordinates")).to_contain_text("Courier near 52.53, 13.415")
+    assert moved.status_code == 200, moved.get_json()
+    expect(page.locator("#track-coordinates")).to_contain_text("Courier near 52.521, 13.406")
     orders.move(world.dave, order["order_id"], "Delivered")
     expect(page.locator("#track-status")).to_have_text("Delivered")
     assert timeline(page) == ["Pending", "Assigned", "Picked Up", "Out for Delivery", "Delivered"]

@@ -30,7 +30,8 @@ def test_console_page_is_html_with_a_strict_policy(client):
     assert csp["script-src"] == ["'self'"]
     assert csp["style-src"] == ["'self'"]
     assert csp["connect-src"] == ["'self'"]
-    assert csp["img-src"] == ["'self'", "data:", "blob:"]
+    # Images also from the map tile server (the admin's Dispatch map).
+    assert csp["img-src"] == ["'self'", "data:", "blob:", "https://tile.openstreetmap.org"]
     assert csp["frame-ancestors"] == ["'none'"]
     html = response.get_data(as_text=True)
     assert '<script type="module" src="/static/console/console.js"></script>' in html
