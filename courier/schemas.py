@@ -142,10 +142,13 @@ PLACE_ORDER = obj(
     pickup_longitude=LONGITUDE,
     delivery_latitude=LATITUDE,
     delivery_longitude=LONGITUDE,
-    window_start=text(40, nullable=True, format="date-time", description="Delivery window start (ISO 8601)"),
+    window_start=text(
+        40, nullable=True, minLength=1, format="date-time", description="Delivery window start (ISO 8601)"
+    ),
     window_end=text(
         40,
         nullable=True,
+        minLength=1,
         format="date-time",
         description="Delivery window end (ISO 8601): after the start, in the future",
     ),
