@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app1
 
 .PHONY: run serve bench bench-dispatch test lint format venv venv-dev env db check-db clean fuzz postman chromium \
-	screenshots cluster cluster-stop haproxy bench-cluster contract contract-tools
+	screenshots cluster cluster-stop haproxy bench-cluster image image-test \
+	podman contract contract-tools
 
 run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data, and a notification worker
 	$(FLASK) init-db
@@ -56,6 +57,21 @@ chromium:  ## Install Debian's chromium for the browser tests if /usr/bin/chromi
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null || { \
 			echo "Could not install chromium: run 'apt-get install chromium' as root"; exit 1; }; }
+
+# The container image (Dockerfile), built with podman on a Debian base made by debootstrap (no registry needed).
+podman:  ## Install Debian's podman, buildah, runc, debootstrap and the CNI plugins if podman is missing (root)
+	@command -v podman >/dev/null && command -v debootstrap >/dev/null || { \
+		echo "podman is missing: installing Debian's podman, buildah, runc and debootstrap (apt-get, as root)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends podman buildah runc conmon \
+			containernetworking-plugins golang-github-containernetworking-plugin-dnsname debootstrap \
+			iptables iproute2 >/dev/null || { echo "Could not install podman: apt-get install podman"; exit 1; }; }
+
+image: podman  ## Build the image localhost/courier-tracking:latest with podman (IMAGE=name:tag to change it)
+	container/build.sh
+
+image-test: venv-dev podman check-db  ## Build the image and run it against this machine's MariaDB and Redis
+	$(BIN)/pytest -q -p no:randomly -p no:cacheprovider container/test_image.py -s
 
 screenshots: venv-dev check-db chromium  ## Run the browser tests and refresh the README's docs/screenshots/*.png
 	UPDATE_DOC_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser

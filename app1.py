@@ -22,6 +22,7 @@ from courier import (
     lifecycle,
     limits,
     live,
+    metrics,
     middleware,
     notifications,
     openapi,
@@ -88,6 +89,7 @@ def create_app(test_config=None):
     middleware.init_app(app)
     errors.register_error_handlers(app)
     db.init_app(app)
+    metrics.init_app(app)
     auth.init_app(app)
     limits.init_app(app)
     worker.init_app(app)

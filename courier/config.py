@@ -98,6 +98,13 @@ SETTINGS = {
     "DELIVERY_CODE_KEY": ("", str),
     # Web console: map tiles for the public tracking page (empty: coordinates as text only)
     "MAP_TILE_URL": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", str),
+    # Prometheus metrics: GET /metrics needs this bearer token (empty: /metrics answers 404); a courier with an
+    # open order and no position for STALE_PING_SECONDS counts as stale; the worker's own metrics listen on
+    # WORKER_METRICS_HOST:WORKER_METRICS_PORT (0: off)
+    "METRICS_TOKEN": ("", str),
+    "STALE_PING_SECONDS": (300, int),
+    "WORKER_METRICS_HOST": ("127.0.0.1", str),
+    "WORKER_METRICS_PORT": (0, int),
     # Dispatch: service time per stop (s), the solver's time budget (s), exploration level (0-5) and threads,
     # and AUTO_DISPATCH=nearest to assign each new order at once to the nearest on-shift courier with room
     "DISPATCH_SERVICE_SECONDS": (120, int),

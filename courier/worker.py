@@ -27,7 +27,7 @@ import pymysql
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import geocoding, mailer, positions, sms, webhooks
+from . import geocoding, mailer, metrics, positions, sms, webhooks
 from .attempts import Result
 from .db import execute, query, transaction
 
@@ -230,6 +230,7 @@ def finish(row, result, duration_ms, name):
 def process(row, name):
     """Send one claimed row and settle it; returns its new status (None if the claim was lost)."""
     result, duration_ms = attempt(row)
+    metrics.observe_delivery(row, result, duration_ms)
     status = finish(row, result, duration_ms, name)
     level = logging.INFO if result.ok else logging.WARNING
     detail = "" if result.ok else f": {result.error}"
@@ -340,6 +341,7 @@ def run(app, name, batch, poll, lease, stopper):
     failures = 0
     last_purge = None
     while not stopper.stopping:
+        metrics.worker_polled()
         try:
             last_purge = purge_if_due(app, last_purge)
             with app.app_context():
@@ -396,6 +398,7 @@ def worker_command(once, batch, poll, lease, name):
         return
     stopper = Stopper()
     stopper.install()
+    metrics.serve_worker_metrics(app)
     run(app, name, batch, poll or config["WORKER_POLL_SECONDS"], lease, stopper)
 
 
