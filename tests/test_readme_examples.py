@@ -88,8 +88,10 @@ def test_readme_examples_run_in_order_on_a_fresh_demo_server(tmp_path):
 
     blocks = examples(README.read_text(encoding="utf-8"))
     (tmp_path / "examples.sh").write_text(script(blocks))
-    # Streams end after 2 s here (the README's curl -N examples would otherwise run for an hour).
-    with demo_server(log_path=tmp_path / "server.log", SSE_MAX_SECONDS=2, BCRYPT_LOG_ROUNDS=4) as base:
+    # Streams end after 2 s here (the README's curl -N examples would otherwise run for an hour); the settings
+    # an example says it needs ("with METRICS_TOKEN=change-me in .env") are set as it says.
+    settings = {"SSE_MAX_SECONDS": 2, "BCRYPT_LOG_ROUNDS": 4, "METRICS_TOKEN": "change-me"}
+    with demo_server(log_path=tmp_path / "server.log", **settings) as base:
         env = {**os.environ, "B": base}
         result = subprocess.run(
             ["bash", str(tmp_path / "examples.sh")],
