@@ -9,7 +9,7 @@ FLASK := $(BIN)/flask --app app1
 
 .PHONY: run serve bench bench-dispatch test lint format venv venv-dev env db check-db clean fuzz postman chromium \
 	zbar screenshots cluster cluster-stop haproxy bench-cluster image image-test \
-	podman
+	podman contract contract-tools
 
 run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data, and a notification worker
 	$(FLASK) init-db
@@ -86,6 +86,24 @@ screenshots: venv-dev check-db chromium  ## Run the browser tests and refresh th
 
 fuzz: venv-dev check-db  ## schemathesis against the live /openapi.json as each role, on a throwaway database
 	$(BIN)/python -m tools.fuzz
+
+# The contract tools stay out of the runtime install: openapi-python-client in .tools/client-venv, newman and
+# Redocly CLI in tools/node/node_modules (npm ci from the committed package-lock.json). Both are git-ignored.
+TOOLS_VENV := .tools/client-venv
+
+contract-tools: $(TOOLS_VENV)/.installed tools/node/node_modules/.installed  ## Install the pinned contract tools
+
+$(TOOLS_VENV)/.installed: tools/client-requirements.txt
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/client-requirements.txt
+	@touch $@
+
+tools/node/node_modules/.installed: tools/node/package.json tools/node/package-lock.json
+	cd tools/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+contract: venv-dev check-db contract-tools  ## Redocly lint, a generated Python client and newman, on a fresh demo server
+	$(BIN)/python -m tools.contract
 
 postman: venv-dev  ## Regenerate docs/postman_collection.json from the OpenAPI document
 	$(BIN)/python -m tools.postman docs/postman_collection.json

@@ -7,7 +7,7 @@ declarations (see courier/routes.py). Handlers parse what is left, call a courie
 """
 
 import click
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, stream_with_context
+from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, request, stream_with_context
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from courier import (
@@ -49,6 +49,7 @@ from courier.openapi import (
     ANY,
     CSV,
     CSV_UPLOAD,
+    FINAL_STREAM,
     HTML,
     IMPORT_ANSWER,
     JSON_DOC,
@@ -57,6 +58,7 @@ from courier.openapi import (
     POD_FORM,
     PROOF_ANSWER,
     SSE,
+    SVG,
 )
 from courier.routes import choice, documented, identifier, list_params, moment
 from courier.validation import clean, validate
@@ -757,7 +759,7 @@ def customer_track_order(order_id, caller):
 
 @route(
     "GET", "/customer/track-order/<int:order_id>/events", tag=CUSTOMER_TAG, roles=(CUSTOMER,), query=LIVE,
-    responses={200: SSE}, errors=(503,),
+    responses={200: SSE, 204: FINAL_STREAM}, errors=(503,),
 )  # fmt: skip
 def customer_track_order_events(order_id, caller):
     """Your order live, as Server-Sent Events, full detail; ends when the order is final or your session ends."""
@@ -776,17 +778,33 @@ def customer_cancel_order(order_id, caller, body):
 
 
 @route(
-    "GET", "/customer/orders/<int:order_id>/qr", tag=CUSTOMER_TAG, roles=(CUSTOMER,), responses={200: PNG},
-    query=(choice("format", list(proof.QR_TYPES), "Image format", default="png"),),
+    "GET", "/customer/orders/<int:order_id>/qr", tag=CUSTOMER_TAG, roles=(CUSTOMER,),
+    responses={200: PNG, 307: None},
+    query=(choice("format", ["png", "svg"], "png; svg redirects to GET .../qr.svg (307)", default="png"),),
 )  # fmt: skip
 def customer_order_qr(order_id, caller, query):
-    """Your order's proof-of-delivery QR code (PNG, or ?format=svg) to show the courier at the door."""
-    image, filename = proof.customer_qr(order_id, caller.id, query["format"])
-    response = Response(image, mimetype=proof.QR_TYPES[query["format"]])
+    """Your order's proof-of-delivery QR code as a PNG, to show the courier at the door."""
+    if query["format"] == "svg":
+        return redirect(f"/customer/orders/{order_id}/qr.svg", 307)
+    return qr_image_response(order_id, caller, "png")
+
+
+def qr_image_response(order_id, caller, fmt):
+    """The caller's order's QR code in one format (one media type per route), never cached."""
+    image, filename = proof.customer_qr(order_id, caller.id, fmt)
+    response = Response(image, mimetype=proof.QR_TYPES[fmt])
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = "default-src 'none'"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
+
+
+@route(
+    "GET", "/customer/orders/<int:order_id>/qr.svg", tag=CUSTOMER_TAG, roles=(CUSTOMER,), responses={200: SVG},
+)  # fmt: skip
+def customer_order_qr_svg(order_id, caller):
+    """Your order's proof-of-delivery QR code as an SVG drawing."""
+    return qr_image_response(order_id, caller, "svg")
 
 
 @route(
@@ -1059,7 +1077,7 @@ def track(tracking_number):
 
 
 @route(
-    "GET", "/track/<tracking_number>/events", tag=TRACK, query=LIVE, responses={200: SSE},
+    "GET", "/track/<tracking_number>/events", tag=TRACK, query=LIVE, responses={200: SSE, 204: FINAL_STREAM},
     limits=(limiter.limit(tracking.track_rate_limit),),
 )  # fmt: skip
 def track_events(tracking_number):

@@ -59,7 +59,15 @@ def init_app(app):
         origins=origins or "*",
         supports_credentials=False,
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-        expose_headers=["Retry-After", "X-Request-ID"],
+        # Readable by browser code: rate limits, the request id and an idempotent replay.
+        expose_headers=[
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+            "X-Request-ID",
+            "Idempotent-Replayed",
+        ],
         max_age=600,
     )
     app.after_request(_security_headers)

@@ -1,5 +1,6 @@
 """Request parsing: JSON bodies checked against the JSON Schemas in schemas.py, and query parameters."""
 
+import re
 from datetime import UTC, date, datetime
 
 from flask import request
@@ -8,6 +9,10 @@ from jsonschema import Draft202012Validator
 from .errors import bad_request
 
 _validators = {}
+# What the document promises for a moment: a date, or an RFC 3339 date-time (seconds and offset required).
+MOMENT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2}))?"
+)
 
 
 def _validator(schema):
@@ -39,6 +44,8 @@ def _problem(error):
         return "must be one of: " + ", ".join(str(v) for v in value if v is not None)
     if kind == "pattern":
         return error.schema.get("x-problem", "has an invalid format")
+    if kind in ("anyOf", "oneOf") and "x-problem" in error.schema:
+        return error.schema["x-problem"]
     return error.message
 
 
@@ -94,7 +101,12 @@ def validate(schema, data):
             fields[name] = "required"
     if fields:
         raise bad_request("Missing required fields", "missing_fields", fields)
+    broken = []  # rules between fields (schemas.rule), checked once every field is fine on its own
     for error in _validator(schema).iter_errors(data):
+        where = list(error.relative_schema_path)
+        if where[:1] == ["allOf"] and "x-fields" in schema["allOf"][where[1]]:
+            broken.append(schema["allOf"][where[1]])
+            continue
         if error.validator == "additionalProperties":
             # Nested objects too (e.g. points.3.speed): the path names where the unknown field is.
             allowed = set(error.schema.get("properties", {}))
@@ -112,6 +124,12 @@ def validate(schema, data):
         else:
             message = "Invalid fields: " + ", ".join(sorted(fields))
         raise bad_request(message, "invalid_fields", fields)
+    if broken:
+        raise bad_request(
+            broken[0]["x-message"],
+            "missing_fields",
+            {name: problem for r in broken for name, problem in r["x-fields"].items()},
+        )
     return data
 
 
@@ -137,6 +155,19 @@ def clean(value):
         value = value.strip()
         return value or None
     return value
+
+
+def strict_query(names):
+    """Each of these query parameters at most once and never empty: ?limit= or ?status=a&status=b is a 400
+    naming the parameter (an empty value is not read as absent, nor a repeated one as its first value)."""
+    for name in names:
+        values = request.args.getlist(name)
+        if len(values) > 1:
+            problem = "must be given at most once"
+            raise bad_request(f"{name} {problem}", "invalid_query", {name: problem})
+        if values and values[0] == "":
+            problem = "must not be empty (leave the parameter out instead)"
+            raise bad_request(f"{name} {problem}", "invalid_query", {name: problem})
 
 
 def int_arg(name, minimum=1):
@@ -172,6 +203,9 @@ def datetime_arg(name, end_of_day=False):
     if raw is None or raw == "":
         return None
     try:
+        if not MOMENT.fullmatch(raw):
+            raise ValueError
+        raw = raw.upper()
         if len(raw) == 10:
             day = date.fromisoformat(raw)
             value = datetime(day.year, day.month, day.day)

@@ -211,6 +211,10 @@ CALLS = {
         f"/customer/orders/{c.assigned['order_id']}/qr",
         {},
     ),
+    ("GET", "/customer/orders/<int:order_id>/qr.svg"): lambda c, w: (
+        f"/customer/orders/{c.assigned['order_id']}/qr.svg",
+        {},
+    ),
     ("GET", "/customer/orders/<int:order_id>/delivery-code"): lambda c, w: (
         f"/customer/orders/{c.assigned['order_id']}/delivery-code",
         {},
@@ -303,6 +307,7 @@ OWNED = {
     ("GET", "/customer/track-order/<int:order_id>/events"),
     ("POST", "/customer/cancel-order/<int:order_id>"),
     ("GET", "/customer/orders/<int:order_id>/qr"),
+    ("GET", "/customer/orders/<int:order_id>/qr.svg"),
     ("GET", "/customer/orders/<int:order_id>/delivery-code"),
     ("POST", "/customer/feedback"),
     ("POST", "/raise-issue"),

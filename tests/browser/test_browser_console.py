@@ -114,7 +114,7 @@ def test_placing_an_order_without_the_required_fields_says_which(pages, auth, sq
     page.get_by_label("Weight (kg)").fill("-2")
     page.get_by_role("button", name="Place order").click()
     expect(page.locator("#place-order-form").get_by_role("alert")).to_have_text(
-        "weight_kg must be greater than 0."
+        "weight_kg must be at least 0.001."
     )
     assert count(sql, "orders") == 0
 
