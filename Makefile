@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app1
 
 .PHONY: run serve bench bench-dispatch test lint format venv venv-dev env db check-db clean fuzz postman chromium \
-	screenshots cluster cluster-stop haproxy bench-cluster
+	zbar screenshots cluster cluster-stop haproxy bench-cluster image image-test \
+	podman contract contract-tools
 
 run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data, and a notification worker
 	$(FLASK) init-db
@@ -44,7 +45,7 @@ bench: venv env check-db  ## Load-test the production server with wrk on 1k and 
 bench-dispatch: venv env  ## Dispatch quality and speed only: VROOM versus nearest neighbour, 200 and 1,000 orders
 	$(BIN)/python bench/dispatch.py
 
-test: venv-dev check-db chromium haproxy  ## Lint, then run the test suite (browser tests included) against a throwaway database
+test: venv-dev check-db chromium zbar haproxy  ## Lint, then run the test suite (browser tests included) against a throwaway database
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 --dist loadscope
@@ -57,11 +58,52 @@ chromium:  ## Install Debian's chromium for the browser tests if /usr/bin/chromi
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null || { \
 			echo "Could not install chromium: run 'apt-get install chromium' as root"; exit 1; }; }
 
+# The container image (Dockerfile), built with podman on a Debian base made by debootstrap (no registry needed).
+podman:  ## Install Debian's podman, buildah, runc, debootstrap and the CNI plugins if podman is missing (root)
+	@command -v podman >/dev/null && command -v debootstrap >/dev/null || { \
+		echo "podman is missing: installing Debian's podman, buildah, runc and debootstrap (apt-get, as root)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends podman buildah runc conmon \
+			containernetworking-plugins golang-github-containernetworking-plugin-dnsname debootstrap \
+			iptables iproute2 >/dev/null || { echo "Could not install podman: apt-get install podman"; exit 1; }; }
+
+image: podman  ## Build the image localhost/courier-tracking:latest with podman (IMAGE=name:tag to change it)
+	container/build.sh
+
+image-test: venv-dev podman check-db  ## Build the image and run it against this machine's MariaDB and Redis
+	$(BIN)/pytest -q -p no:randomly -p no:cacheprovider container/test_image.py -s
+
+# The label tests read the printed barcodes back with zbar (pyzbar loads Debian's libzbar0).
+zbar:  ## Install Debian's libzbar0 for the label tests if it is missing (needs root)
+	@ldconfig -p | grep -q 'libzbar\.so\.0' || { \
+		echo "libzbar0 is missing: installing Debian's libzbar0 for the label tests (apt-get, as root)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq libzbar0 >/dev/null || { \
+			echo "Could not install libzbar0: run 'apt-get install libzbar0' as root"; exit 1; }; }
+
 screenshots: venv-dev check-db chromium  ## Run the browser tests and refresh the README's docs/screenshots/*.png
 	UPDATE_DOC_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
 fuzz: venv-dev check-db  ## schemathesis against the live /openapi.json as each role, on a throwaway database
 	$(BIN)/python -m tools.fuzz
+
+# The contract tools stay out of the runtime install: openapi-python-client in .tools/client-venv, newman and
+# Redocly CLI in tools/node/node_modules (npm ci from the committed package-lock.json). Both are git-ignored.
+TOOLS_VENV := .tools/client-venv
+
+contract-tools: $(TOOLS_VENV)/.installed tools/node/node_modules/.installed  ## Install the pinned contract tools
+
+$(TOOLS_VENV)/.installed: tools/client-requirements.txt
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/client-requirements.txt
+	@touch $@
+
+tools/node/node_modules/.installed: tools/node/package.json tools/node/package-lock.json
+	cd tools/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+contract: venv-dev check-db contract-tools  ## Redocly lint, a generated Python client and newman, on a fresh demo server
+	$(BIN)/python -m tools.contract
 
 postman: venv-dev  ## Regenerate docs/postman_collection.json from the OpenAPI document
 	$(BIN)/python -m tools.postman docs/postman_collection.json

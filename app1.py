@@ -7,7 +7,7 @@ declarations (see courier/routes.py). Handlers parse what is left, call a courie
 """
 
 import click
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, stream_with_context
+from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, request, stream_with_context
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from courier import (
@@ -20,13 +20,17 @@ from courier import (
     errors,
     eta,
     export,
+    imports,
+    labels,
     lifecycle,
     limits,
     live,
+    metrics,
     middleware,
     notifications,
     openapi,
     orders,
+    pod_files,
     positions,
     proof,
     requestlog,
@@ -42,7 +46,21 @@ from courier import (
 from courier.config import check_dispatch, check_secret, from_env
 from courier.errors import bad_request, unauthorized
 from courier.limits import limiter
-from courier.openapi import ANY, CSV, HTML, JSON_DOC, PNG, SSE
+from courier.openapi import (
+    ANY,
+    CSV,
+    CSV_UPLOAD,
+    FINAL_STREAM,
+    HTML,
+    IMPORT_ANSWER,
+    JSON_DOC,
+    LABEL,
+    PNG,
+    POD_FORM,
+    PROOF_ANSWER,
+    SSE,
+    SVG,
+)
 from courier.routes import choice, documented, identifier, list_params, moment
 from courier.validation import clean, validate
 from courier.vocabulary import (
@@ -89,6 +107,7 @@ def create_app(test_config=None):
     middleware.init_app(app)
     errors.register_error_handlers(app)
     db.init_app(app)
+    metrics.init_app(app)
     auth.init_app(app)
     limits.init_app(app)
     worker.init_app(app)
@@ -209,7 +228,10 @@ def docs_asset(filename):
 # --------------------------------------------------------------------------------------------
 
 
-@route("POST", "/signup", tag=AUTH, body=schemas.SIGNUP, responses={201: "Signup"}, errors=(409,))
+@route(
+    "POST", "/signup", tag=AUTH, body=schemas.SIGNUP, responses={201: "Signup"}, errors=(409,),
+    limits=(limiter.limit(limits.signup_limit, key_func=limits.signup_ip_key),),
+)  # fmt: skip
 def signup(body):
     """A customer creates their own account."""
     customer = accounts.create_customer(body)
@@ -333,6 +355,115 @@ def admin_orders_export(query):
     response.headers["Content-Disposition"] = f'attachment; filename="{export.filename()}"'
     response.headers["X-Accel-Buffering"] = "no"  # a proxy passes each chunk on at once
     return response
+
+
+# Shipping labels, proof files and CSV imports: the parameters their routes share.
+LABEL_FORMAT = choice(
+    "format",
+    labels.FORMATS,
+    "pdf: a 4x6 inch page per label; zpl: ZPL II for thermal printers",
+    default="pdf",
+)
+PROOF_FILE = identifier("file", "A proof_id from the proof's files: answers that photo or signature itself")
+IMPORT_OPTIONS = (
+    documented("dry_run", {"type": "boolean"}, "true: validate only, create nothing (200 with the report)"),
+    documented(
+        "atomic", {"type": "boolean"}, "true: create nothing if any row has an error (422 with the report)"
+    ),
+    documented(
+        "format", {"enum": ["json", "csv"], "default": "json"}, "csv: the per-row report as a CSV file"
+    ),
+    documented(
+        "Idempotency-Key",
+        {"type": "string", "minLength": 1, "maxLength": 200},
+        "Retrying the same file with the same key answers the first import's report",
+        "header",
+    ),
+)
+
+
+def label_response(orders_, fmt):
+    body, mimetype, filename = labels.render(orders_, fmt)
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def proof_file_response(order_id, file_id, customer_id=None):
+    data, mimetype, filename, sha256 = pod_files.proof_file(order_id, file_id, customer_id)
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["ETag"] = f'"{sha256}"'
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+def import_response(status, report, replayed, fmt):
+    if fmt == "csv":
+        response = Response(imports.report_csv(report), mimetype="text/csv")
+        response.headers["Content-Type"] = "text/csv; charset=utf-8"
+        response.headers["Content-Disposition"] = 'attachment; filename="import-report.csv"'
+    else:
+        response = jsonify(report)
+    response.status_code = status
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def template_response(with_customer):
+    response = Response(imports.template_csv(with_customer), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = 'attachment; filename="orders-import-template.csv"'
+    return response
+
+
+@route(
+    "GET", "/admin/orders/<int:order_id>/label", tag=ADMIN_TAG, roles=(ADMIN,), responses={200: LABEL},
+    query=(LABEL_FORMAT,),
+)  # fmt: skip
+def admin_order_label(order_id, query):
+    """Any order's 4x6 inch shipping label: PDF, or ?format=zpl for thermal printers."""
+    return label_response([labels.label_order(order_id)], query["format"])
+
+
+@route(
+    "POST", "/admin/labels", tag=ADMIN_TAG, roles=(ADMIN,), body=schemas.LABELS, responses={200: LABEL},
+    query=(LABEL_FORMAT,), errors=(404,),
+)  # fmt: skip
+def admin_labels(body, query):
+    """One PDF (or ZPL) of up to 500 orders' labels, one per page, in the order given."""
+    return label_response(labels.label_orders(body["order_ids"]), query["format"])
+
+
+@route(
+    "GET", "/admin/orders/<int:order_id>/proof", tag=ADMIN_TAG, roles=(ADMIN,), responses={200: PROOF_ANSWER},
+    query=(PROOF_FILE,),
+)  # fmt: skip
+def admin_order_proof(order_id, query):
+    """An order's proof of delivery: what was captured, when, SHA-256; ?file= one photo or signature."""
+    if query["file"] is not None:
+        return proof_file_response(order_id, query["file"])
+    return pod_files.proof_view(order_id)
+
+
+@route(
+    "POST", "/admin/orders/import", tag=ADMIN_TAG, roles=(ADMIN,), upload=CSV_UPLOAD,
+    responses={201: IMPORT_ANSWER, 200: IMPORT_ANSWER}, query=IMPORT_OPTIONS, errors=(409, 422),
+)  # fmt: skip
+def admin_import_orders(caller):
+    """Create orders for any customers from a CSV file (up to 10,000 rows); ?dry_run=true validates only."""
+    return import_response(*imports.import_file(caller, customer_id=None))
+
+
+@route(
+    "GET", "/admin/orders/import/template.csv", tag=ADMIN_TAG, roles=(ADMIN,), responses={200: CSV},
+)  # fmt: skip
+def admin_import_template():
+    """The CSV header (and an example row) of POST /admin/orders/import."""
+    return template_response(with_customer=True)
 
 
 @route(
@@ -631,7 +762,7 @@ def customer_track_order(order_id, caller):
 
 @route(
     "GET", "/customer/track-order/<int:order_id>/events", tag=CUSTOMER_TAG, roles=(CUSTOMER,), query=LIVE,
-    responses={200: SSE}, errors=(503,),
+    responses={200: SSE, 204: FINAL_STREAM}, errors=(503,),
 )  # fmt: skip
 def customer_track_order_events(order_id, caller):
     """Your order live, as Server-Sent Events, full detail; ends when the order is final or your session ends."""
@@ -650,17 +781,33 @@ def customer_cancel_order(order_id, caller, body):
 
 
 @route(
-    "GET", "/customer/orders/<int:order_id>/qr", tag=CUSTOMER_TAG, roles=(CUSTOMER,), responses={200: PNG},
-    query=(choice("format", list(proof.QR_TYPES), "Image format", default="png"),),
+    "GET", "/customer/orders/<int:order_id>/qr", tag=CUSTOMER_TAG, roles=(CUSTOMER,),
+    responses={200: PNG, 307: None},
+    query=(choice("format", ["png", "svg"], "png; svg redirects to GET .../qr.svg (307)", default="png"),),
 )  # fmt: skip
 def customer_order_qr(order_id, caller, query):
-    """Your order's proof-of-delivery QR code (PNG, or ?format=svg) to show the courier at the door."""
-    image, filename = proof.customer_qr(order_id, caller.id, query["format"])
-    response = Response(image, mimetype=proof.QR_TYPES[query["format"]])
+    """Your order's proof-of-delivery QR code as a PNG, to show the courier at the door."""
+    if query["format"] == "svg":
+        return redirect(f"/customer/orders/{order_id}/qr.svg", 307)
+    return qr_image_response(order_id, caller, "png")
+
+
+def qr_image_response(order_id, caller, fmt):
+    """The caller's order's QR code in one format (one media type per route), never cached."""
+    image, filename = proof.customer_qr(order_id, caller.id, fmt)
+    response = Response(image, mimetype=proof.QR_TYPES[fmt])
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = "default-src 'none'"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
+
+
+@route(
+    "GET", "/customer/orders/<int:order_id>/qr.svg", tag=CUSTOMER_TAG, roles=(CUSTOMER,), responses={200: SVG},
+)  # fmt: skip
+def customer_order_qr_svg(order_id, caller):
+    """Your order's proof-of-delivery QR code as an SVG drawing."""
+    return qr_image_response(order_id, caller, "svg")
 
 
 @route(
@@ -672,6 +819,43 @@ def customer_delivery_code(order_id, caller):
     response = jsonify(proof.customer_code(order_id, caller.id))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@route(
+    "GET", "/customer/orders/<int:order_id>/label", tag=CUSTOMER_TAG, roles=(CUSTOMER,), responses={200: LABEL},
+    query=(LABEL_FORMAT,),
+)  # fmt: skip
+def customer_order_label(order_id, caller, query):
+    """Your order's 4x6 inch shipping label: PDF, or ?format=zpl for thermal printers."""
+    return label_response([labels.label_order(order_id, caller.id)], query["format"])
+
+
+@route(
+    "GET", "/customer/orders/<int:order_id>/proof", tag=CUSTOMER_TAG, roles=(CUSTOMER,),
+    responses={200: PROOF_ANSWER}, query=(PROOF_FILE,),
+)  # fmt: skip
+def customer_order_proof(order_id, caller, query):
+    """Your order's proof of delivery: what was captured, when, SHA-256; ?file= one photo or signature."""
+    if query["file"] is not None:
+        return proof_file_response(order_id, query["file"], caller.id)
+    return pod_files.proof_view(order_id, caller.id)
+
+
+@route(
+    "POST", "/customer/orders/import", tag=CUSTOMER_TAG, roles=(CUSTOMER,), upload=CSV_UPLOAD,
+    responses={201: IMPORT_ANSWER, 200: IMPORT_ANSWER}, query=IMPORT_OPTIONS, errors=(409, 422),
+)  # fmt: skip
+def customer_import_orders(caller):
+    """Place many of your own orders from a CSV file (up to 10,000 rows); ?dry_run=true validates only."""
+    return import_response(*imports.import_file(caller, customer_id=caller.id))
+
+
+@route(
+    "GET", "/customer/orders/import/template.csv", tag=CUSTOMER_TAG, roles=(CUSTOMER,), responses={200: CSV},
+)  # fmt: skip
+def customer_import_template():
+    """The CSV header (and an example row) of POST /customer/orders/import."""
+    return template_response(with_customer=False)
 
 
 @route("GET", "/customer/preferences", tag=CUSTOMER_TAG, roles=(CUSTOMER,), responses={200: "Preferences"})
@@ -768,6 +952,31 @@ def delivery_confirm_delivery(caller, body):
         code=body["code"],
     )
     return {"message": "Delivery confirmed", "order": orders.get_order(body["order_id"], caller.role)}
+
+
+@route(
+    "POST", "/delivery/orders/<int:order_id>/proof", tag=COURIER_TAG, roles=(COURIER,), upload=POD_FORM,
+    responses={200: "OrderResult"}, errors=(404, 409, 422),
+)  # fmt: skip
+def delivery_order_proof(order_id, caller):
+    """Set Delivered (or Failed Attempt) with a photo and/or signature, as multipart form data."""
+    form = pod_files.parse_form(current_app.config)
+    lifecycle.courier_update(
+        order_id,
+        caller.id,
+        form.status,
+        caller,
+        note=form.note,
+        location=form.location,
+        reason=form.reason,
+        code=form.code,
+        files=form.files,
+    )
+    order = orders.get_order(order_id, caller.role)
+    return {
+        "message": "Status updated with proof",
+        "order": {**order, "proof": pod_files.proof_summary(order_id)},
+    }
 
 
 @route(
@@ -871,7 +1080,7 @@ def track(tracking_number):
 
 
 @route(
-    "GET", "/track/<tracking_number>/events", tag=TRACK, query=LIVE, responses={200: SSE},
+    "GET", "/track/<tracking_number>/events", tag=TRACK, query=LIVE, responses={200: SSE, 204: FINAL_STREAM},
     limits=(limiter.limit(tracking.track_rate_limit),),
 )  # fmt: skip
 def track_events(tracking_number):

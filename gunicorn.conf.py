@@ -6,14 +6,32 @@ connections as greenlets instead of one per thread. One worker per core; bcrypt,
 runs on a small native thread pool (it releases the GIL) so a login storm does not stall the event loop.
 """
 
+import glob
 import multiprocessing
+import os
+import shutil
+import tempfile
 
-import pymysql
+# Prometheus multiprocess mode: each worker keeps its metrics in files here, and GET /metrics adds them up.
+# Set before anything imports prometheus_client (the forked workers inherit what this process imported);
+# emptied at every start so no old process counts.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    for stale in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(stale)
+    _own_metrics_dir = None
+else:
+    _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="courier-metrics-")
 
-from courier.config import from_env
+import pymysql  # noqa: E402
+
+from courier import gunicorn_errors  # noqa: E402
+from courier.config import from_env  # noqa: E402
 
 # Not named `config`: gunicorn reads that name in this file as its own setting (the config file path).
 settings = from_env()  # the app's settings and defaults (courier/config.py SETTINGS)
+# Requests gunicorn refuses itself (e.g. headers over 8 KB: 431) answer JSON too, not HTML.
+gunicorn_errors.install()
 
 wsgi_app = "app1:create_app()"
 bind = f"{settings['HOST']}:{settings['PORT']}"
@@ -63,6 +81,19 @@ def on_starting(server):
             f"MySQL's max_connections ({max_connections}) for everything else: lower WEB_CONCURRENCY or "
             "DB_POOL_SIZE, or raise max_connections."
         )
+
+
+def child_exit(server, worker):
+    """A worker that exits stops counting in the live gauges (open streams, pool in use)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics folder made above (one given in the environment is left where it is)."""
+    if _own_metrics_dir:
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
 
 
 def pre_request(worker, req):

@@ -59,7 +59,17 @@ INSERT INTO orders (order_id, tracking_number, customer_id, assigned_to, status,
   (6, 'CT7B1BPVRGMVZN6XQJ', 2, 2, 'Failed Attempt', 'Pier Street', NULL, NULL, NULL,
    '34 Harbour Road, Springfield', '8 Pier Street, Capital City', 'Judy Recipient', NULL,
    'Wine', 3.000, NOW(6) - INTERVAL 2 DAY, NULL,
-   40.708000, -74.011000, 40.700000, -73.990000, NULL, NULL);
+   40.708000, -74.011000, 40.700000, -73.990000, NULL, NULL),
+  -- Two more of Alice's orders out with Dave, so the README's examples each have their own: order 7 for the
+  -- failed-attempt example, order 8 for the admin override (order 3 stays for delivery with the code).
+  (7, 'CTK3W9P2M7XQ4DRV8N', 1, 1, 'Out for Delivery', 'Oak Avenue', NULL, NULL, NULL,
+   '12 Market Street, Springfield', '21 Oak Avenue, Springfield', 'Liam Recipient', NULL,
+   'Tea', 0.500, NOW(6) - INTERVAL 5 HOUR, NULL,
+   40.715000, -74.009000, 40.720000, -74.000000, NULL, NULL),
+  (8, 'CTM8R2T6V4Z1B9C3D5', 1, 1, 'Out for Delivery', 'Pine Road', NULL, NULL, NULL,
+   '12 Market Street, Springfield', '3 Pine Road, Springfield', 'Mia Recipient', NULL,
+   'Lamp', 2.000, NOW(6) - INTERVAL 4 HOUR, NULL,
+   40.715000, -74.009000, 40.725000, -73.995000, NULL, NULL);
 
 INSERT INTO order_events (order_id, type, status, note, location, latitude, longitude, actor_role, actor_id,
                           actor_name, created_at) VALUES
@@ -80,7 +90,15 @@ INSERT INTO order_events (order_id, type, status, note, location, latitude, long
   (6, 'created', 'Pending', 'Order placed', NULL, NULL, NULL, 'customer', 2, 'Bob Example', NOW(6) - INTERVAL 2 DAY),
   (6, 'assignment', 'Assigned', 'Assigned to Erin Courier', NULL, NULL, NULL, 'admin', 1, 'admin', NOW(6) - INTERVAL 47 HOUR),
   (6, 'status', 'Picked Up', NULL, NULL, NULL, NULL, 'delivery_person', 2, 'Erin Courier', NOW(6) - INTERVAL 46 HOUR),
-  (6, 'status', 'Out for Delivery', NULL, NULL, NULL, NULL, 'delivery_person', 2, 'Erin Courier', NOW(6) - INTERVAL 45 HOUR);
+  (6, 'status', 'Out for Delivery', NULL, NULL, NULL, NULL, 'delivery_person', 2, 'Erin Courier', NOW(6) - INTERVAL 45 HOUR),
+  (7, 'created', 'Pending', 'Order placed', NULL, NULL, NULL, 'customer', 1, 'Alice Example', NOW(6) - INTERVAL 5 HOUR),
+  (7, 'assignment', 'Assigned', 'Assigned to Dave Courier', NULL, NULL, NULL, 'admin', 1, 'admin', NOW(6) - INTERVAL 4 HOUR),
+  (7, 'status', 'Picked Up', NULL, 'Market Street depot', NULL, NULL, 'delivery_person', 1, 'Dave Courier', NOW(6) - INTERVAL 3 HOUR),
+  (7, 'status', 'Out for Delivery', NULL, 'Oak Avenue', NULL, NULL, 'delivery_person', 1, 'Dave Courier', NOW(6) - INTERVAL 2 HOUR),
+  (8, 'created', 'Pending', 'Order placed', NULL, NULL, NULL, 'customer', 1, 'Alice Example', NOW(6) - INTERVAL 4 HOUR),
+  (8, 'assignment', 'Assigned', 'Assigned to Dave Courier', NULL, NULL, NULL, 'admin', 1, 'admin', NOW(6) - INTERVAL 3 HOUR),
+  (8, 'status', 'Picked Up', NULL, 'Market Street depot', NULL, NULL, 'delivery_person', 1, 'Dave Courier', NOW(6) - INTERVAL 2 HOUR),
+  (8, 'status', 'Out for Delivery', NULL, 'Pine Road', NULL, NULL, 'delivery_person', 1, 'Dave Courier', NOW(6) - INTERVAL 1 HOUR);
 
 INSERT INTO order_events (order_id, type, status, note, reason, location, actor_role, actor_id, actor_name, created_at)
 VALUES (6, 'status', 'Failed Attempt', 'Nobody home', 'recipient_unavailable', 'Pier Street', 'delivery_person', 2,

@@ -38,8 +38,21 @@ _DURATION_US = "TIMESTAMPDIFF(MICROSECOND, created_at, closed_at)"
 _BUCKET = f"FLOOR(LOG2(GREATEST({_DURATION_US}, 1)) * {BUCKETS_PER_OCTAVE})"
 
 
+# Dates the database stores (DATETIME starts at year 1000), with a year's margin at the top for the range's
+# chunk arithmetic: anything outside is a 400 naming the parameter, never an overflow.
+EARLIEST, LATEST = datetime(1000, 1, 1), datetime(9998, 12, 31, 23, 59, 59, 999999)
+
+
+def _check_bounds(name, value):
+    if value is not None and not EARLIEST <= value <= LATEST:
+        problem = "must be between 1000-01-01 and 9998-12-31"
+        raise bad_request(f"{name} {problem}", "invalid_query", {name: problem})
+
+
 def date_range(date_from, date_to):
     """The range asked for, with its defaults (the 30 calendar days up to `to`, which defaults to now)."""
+    _check_bounds("from", date_from)
+    _check_bounds("to", date_to)
     end = date_to or datetime.now(UTC).replace(tzinfo=None)
     start = date_from or datetime.combine(end.date() - timedelta(days=DEFAULT_DAYS - 1), time.min)
     if start > end:

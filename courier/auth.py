@@ -14,7 +14,7 @@ from flask_jwt_extended import (
     verify_jwt_in_request,
 )
 
-from . import cpu, livehub
+from . import cpu, emails, livehub
 from .db import execute, query
 from .errors import bad_request, error_response, forbidden
 
@@ -67,16 +67,29 @@ def check_password(password_hash, password):
     return cpu.run(bcrypt.check_password_hash, password_hash, raw)
 
 
+def _rounds():
+    return current_app.config["BCRYPT_LOG_ROUNDS"]
+
+
+def hash_cost(password_hash):
+    """The cost (log rounds) a bcrypt hash was made with ("$2b$12$..." -> 12), or None."""
+    parts = (password_hash or "").split("$")
+    return int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else None
+
+
 def _dummy_hash():
-    """A hash to check against when the account is unknown, so both cases take as long."""
-    key = "dummy_password_hash"
+    """A hash at the current cost to check against when the account is unknown, so both cases take as long."""
+    key = f"dummy_password_hash_{_rounds()}"
     if key not in current_app.extensions:
         current_app.extensions[key] = hash_password(secrets.token_urlsafe(16))
     return current_app.extensions[key]
 
 
 def find_account(email=None, username=None):
-    """The live account that logs in with this email or username, with its role, or None."""
+    """The live account that logs in with this email or username, with its role, or None.
+
+    The email is normalised first (courier.emails); one that holds invisible or control characters is a 400.
+    """
     if username is not None:
         row = query(
             "SELECT id, password FROM admins WHERE username = %s AND deleted_at IS NULL",
@@ -85,7 +98,7 @@ def find_account(email=None, username=None):
         )
         return ("admin", row) if row else (None, None)
     entry = query(
-        "SELECT user_type, user_id FROM account_emails WHERE email = %s", (email.lower(),), one=True
+        "SELECT user_type, user_id FROM account_emails WHERE email = %s", (emails.normalise(email),), one=True
     )
     if entry is None:
         return None, None
@@ -98,14 +111,31 @@ def find_account(email=None, username=None):
     return (entry["user_type"], row) if row else (None, None)
 
 
+def _rehash_if_outdated(role, row, password):
+    """After a successful login, store the password again at the current cost if its hash is older.
+
+    Compare-and-set: a password changed meanwhile is left alone.
+    """
+    if hash_cost(row["password"]) == _rounds():
+        return
+    if not MIN_PASSWORD_BYTES <= len(password.encode()) <= MAX_PASSWORD_BYTES:
+        return  # an old password of a length no longer accepted: keep its hash rather than refuse the login
+    table, id_column, _ = ACCOUNTS[role]
+    execute(
+        f"UPDATE {table} SET password = %s WHERE {id_column} = %s AND password = %s",
+        (hash_password(password), row["id"], row["password"]),
+    )
+
+
 def authenticate(email, username, password):
-    """(role, id) for valid credentials, else None; unknown accounts cost a bcrypt check too."""
+    """(role, id) for valid credentials, else None; unknown accounts cost a bcrypt check at the current cost."""
     role, row = find_account(email=email, username=username)
     if row is None:
         check_password(_dummy_hash(), password)
         return None
     if not check_password(row["password"], password):
         return None
+    _rehash_if_outdated(role, row, password)
     return role, row["id"]
 
 

@@ -17,6 +17,18 @@ def boolean(text):
     return text.strip().lower() in ("1", "true", "yes", "on")
 
 
+def one_of(*choices):
+    """A setting that must be one of a few words; anything else stops the app at start."""
+
+    def read(text):
+        value = text.strip()
+        if value not in choices:
+            raise RuntimeError(f"must be one of: {', '.join(choices)} (not {value!r})")
+        return value
+
+    return read
+
+
 # Every setting read from the environment (or .env): name -> (default, type). An empty value means the default.
 SETTINGS = {
     "MYSQL_HOST": ("127.0.0.1", str),
@@ -29,6 +41,9 @@ SETTINGS = {
     # Reverse proxies in front of the app whose X-Forwarded-For / -Proto to trust (0: none)
     "TRUSTED_PROXIES": (0, int),
     "DB_POOL_SIZE": (10, int),
+    # Longest a request waits for the database's first answer (a free pooled connection, connecting, the first
+    # statement) before answering 503
+    "DB_WAIT_SECONDS": (3.0, float),
     # Read replica for public tracking, analytics and the CSV export (empty host: every read on the primary);
     # it is skipped while it lags more than REPLICA_MAX_LAG_SECONDS, checked every REPLICA_CHECK_SECONDS
     "MYSQL_REPLICA_HOST": ("", str),
@@ -46,6 +61,8 @@ SETTINGS = {
     "LOGIN_LIMIT_PER_ACCOUNT": ("5 per 15 minutes", str),
     "LOGIN_LIMIT_PER_IP": ("50 per 15 minutes", str),
     "LOGIN_LIMIT_KEY_PREFIX": ("courier", str),
+    # Sign-ups (POST /signup) per client address, whatever their outcome
+    "SIGNUP_RATE_LIMIT": ("10 per hour", str),
     # Public tracking (GET /track/...) per client; live streams (SSE): how often each process's one reader
     # looks for new events, positions and revoked sessions, heartbeats, and the longest stream
     "TRACK_RATE_LIMIT": ("60/minute", str),
@@ -85,13 +102,35 @@ SETTINGS = {
     "WEBHOOK_TIMEOUT_SECONDS": (10.0, float),
     "WEBHOOK_RETRY_HOURS": (24.0, float),
     "WEBHOOK_DISABLE_AFTER": (50, int),
-    "WEBHOOK_ALLOW_PRIVATE": (True, boolean),
+    # Endpoints on private or loopback addresses; empty (None): refused except in debug and tests
+    "WEBHOOK_ALLOW_PRIVATE": (None, boolean),
     # Proof of delivery: wrong codes before the order locks for an admin; key the codes derive from
     # (empty: derived from JWT_SECRET_KEY)
     "POD_MAX_FAILURES": (5, int),
     "DELIVERY_CODE_KEY": ("", str),
+    # Photo and signature proof: what Delivered requires (code, photo, signature or any of them), the largest
+    # file accepted, and where files are kept (a local directory, or an S3-compatible bucket)
+    "POD_REQUIRE": ("code", one_of("code", "photo", "signature", "any")),
+    "POD_MAX_UPLOAD_BYTES": (5 * 1024 * 1024, int),
+    "POD_STORAGE": ("local", one_of("local", "s3")),
+    "POD_STORAGE_DIR": ("var/pod", str),
+    "POD_S3_BUCKET": ("", str),
+    "POD_S3_PREFIX": ("pod/", str),
+    "POD_S3_ENDPOINT_URL": ("", str),
+    "POD_S3_REGION": ("", str),
+    # Bulk CSV import of orders: rows and bytes per file, and rows per transaction
+    "IMPORT_MAX_ROWS": (10000, int),
+    "IMPORT_MAX_BYTES": (16 * 1024 * 1024, int),
+    "IMPORT_BATCH_ROWS": (500, int),
     # Web console: map tiles for the public tracking page (empty: coordinates as text only)
     "MAP_TILE_URL": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", str),
+    # Prometheus metrics: GET /metrics needs this bearer token (empty: /metrics answers 404); a courier with an
+    # open order and no position for STALE_PING_SECONDS counts as stale; the worker's own metrics listen on
+    # WORKER_METRICS_HOST:WORKER_METRICS_PORT (0: off)
+    "METRICS_TOKEN": ("", str),
+    "STALE_PING_SECONDS": (300, int),
+    "WORKER_METRICS_HOST": ("127.0.0.1", str),
+    "WORKER_METRICS_PORT": (0, int),
     # Dispatch: service time per stop (s), the solver's time budget (s), exploration level (0-5) and threads,
     # and AUTO_DISPATCH=nearest to assign each new order at once to the nearest on-shift courier with room
     "DISPATCH_SERVICE_SECONDS": (120, int),

@@ -12,6 +12,9 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from .errors import not_found
+from .tracking import MAX_TRACKING_NUMBER
+
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "console"
 LEAFLET = "vendor/leaflet-1.9.4"
 
@@ -79,5 +82,7 @@ def index():
 def tracking_page(tracking_number):
     """The public tracking page; the browser fetches /track/<number> itself (an unknown number shows the
     API's 404 message there), so this page needs no database."""
+    if not 0 < len(tracking_number) <= MAX_TRACKING_NUMBER:
+        raise not_found("Order")  # what the document says a tracking number is; nothing longer exists
     tile_url = _tile_url()
     return _page("track.html", tile_url, tracking_number=tracking_number, tile_url=tile_url)

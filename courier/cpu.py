@@ -47,3 +47,30 @@ def run(fn, *args):
 
         _pool = ThreadPool(setting("BCRYPT_THREADS"))
     return _pool.apply(_niced, (fn, args))
+
+
+# Unauthenticated hashing (sign-ups) takes turns: at most this many at once per process, so a sign-up flood
+# queues behind itself and logins of real users still get the bcrypt threads. A sign-up that cannot start
+# within SIGNUP_WAIT_SECONDS answers 503 (retry later).
+UNAUTHENTICATED_AT_ONCE = 1
+SIGNUP_WAIT_SECONDS = 5
+_unauthenticated = None
+
+
+def run_unauthenticated(fn, *args):
+    """fn(*args) once no more than UNAUTHENTICATED_AT_ONCE other unauthenticated hashes run in this process."""
+    global _unauthenticated
+    import threading  # patched by gevent under gunicorn: then a greenlet-aware semaphore
+
+    from .errors import ApiError
+
+    if _unauthenticated is None:
+        _unauthenticated = threading.BoundedSemaphore(UNAUTHENTICATED_AT_ONCE)
+    if not _unauthenticated.acquire(timeout=SIGNUP_WAIT_SECONDS):
+        raise ApiError(
+            503, "Too many sign-ups at once; retry shortly", "busy", retry_after=SIGNUP_WAIT_SECONDS
+        )
+    try:
+        return fn(*args)
+    finally:
+        _unauthenticated.release()

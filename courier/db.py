@@ -10,13 +10,16 @@ committed by its own transaction, and the error is raised after it (see lifecycl
 """
 
 import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 import pymysql
-from dbutils.pooled_db import PooledDB
 from flask import current_app, g
+
+from . import emails
+from .pool import Pool
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schema.sql"
@@ -47,26 +50,33 @@ def connect_args(config, database=True):
 
 
 def init_pool(app):
-    """Create the app's pool; connections are opened lazily, so the app starts while MySQL is down."""
-    app.extensions["db_pool"] = PooledDB(
-        creator=pymysql,
-        mincached=0,
-        maxcached=app.config["DB_POOL_SIZE"],
-        maxconnections=app.config["DB_POOL_SIZE"],
-        blocking=True,
-        # No ping when a connection is taken from the pool: it cost a round trip per request (as much as
-        # a query). A read on a connection that died idle is reconnected by DBUtils; a transaction pings first.
-        ping=0,
-        # Connections run in autocommit; only a transaction left open by begin() is rolled back on return.
-        reset=False,
-        **connect_args(app.config),
+    """Create the app's pool; connections are opened lazily, so the app starts while MySQL is down.
+
+    Waiting for a free connection is bounded (DB_WAIT_SECONDS), and nothing is ever retried by the pool:
+    see courier/pool.py.
+    """
+    app.extensions["db_pool"] = Pool(
+        connect_args(app.config), app.config["DB_POOL_SIZE"], app.config["DB_WAIT_SECONDS"]
     )
 
 
 def get_db():
-    """The request's connection, taken from the pool on first use."""
+    """The request's connection, taken from the pool on first use.
+
+    Until the database first answers, the request's wait for a connection, the connect and the first
+    statement share one budget of DB_WAIT_SECONDS, so a stalled database costs at most that.
+    """
     if "db" not in g:
-        g.db = current_app.extensions["db_pool"].connection()
+        # A request that could not get a connection does not wait a second time (e.g. the login limiter
+        # looked the account up first): it fails with the same error at once.
+        if "db_error" in g:
+            raise g.db_error
+        deadline = time.monotonic() + current_app.config["DB_WAIT_SECONDS"]
+        try:
+            g.db = current_app.extensions["db_pool"].connection(deadline)
+        except pymysql.err.Error as err:
+            g.db_error = err
+            raise
     return g.db
 
 
@@ -80,11 +90,21 @@ def close_db(exc=None):
             pass
 
 
+def _answered(db):
+    """The database answered this request: its later statements get the normal read timeout (courier.pool).
+    A connection from another pool (courier.replica's) has nothing to settle."""
+    settle = getattr(db, "settle", None)
+    if settle is not None:
+        settle()
+
+
 def query(sql, args=(), one=False):
     """Run a SELECT and return its rows (or the first row, or None, with one=True)."""
-    with get_db().cursor() as cur:
+    db = get_db()
+    with db.cursor() as cur:
         cur.execute(sql, args)
         rows = cur.fetchall()
+    _answered(db)
     if one:
         return rows[0] if rows else None
     return list(rows)
@@ -92,8 +112,10 @@ def query(sql, args=(), one=False):
 
 def execute(sql, args=()):
     """Run a write and return the cursor's (lastrowid, rowcount)."""
-    with get_db().cursor() as cur:
+    db = get_db()
+    with db.cursor() as cur:
         cur.execute(sql, args)
+        _answered(db)
         return cur.lastrowid, cur.rowcount
 
 
@@ -109,9 +131,8 @@ def transaction():
         finally:
             g.transaction_depth = depth
         return
-    # Connections are not pinged when taken from the pool (see init_pool), and inside a transaction a dead
-    # one is not replaced: touch it first, outside the transaction, where DBUtils replaces a connection that
-    # died while idle (a round trip per write transaction only).
+    # Inside a transaction a connection that died cannot be replaced: touch it first, outside the
+    # transaction, so a dead one fails here, before any write (a round trip per write transaction only).
     with db.cursor() as cur:
         cur.execute("SELECT 1")
     db.begin()
@@ -168,7 +189,8 @@ def apply_schema(conn):
     """Bring a database to the current schema without dropping anything.
 
     A database that already records migrations gets the pending ones first; then
-    schema.sql (all CREATE ... IF NOT EXISTS) adds whatever tables are missing.
+    schema.sql (all CREATE ... IF NOT EXISTS) adds whatever tables are missing. Returns the accounts whose
+    emails collide once normalised (courier.emails.normalise_stored), left as they are.
     """
     with conn.cursor() as cur:
         cur.execute("SHOW TABLES LIKE 'schema_migrations'")
@@ -185,6 +207,8 @@ def apply_schema(conn):
                 with conn.cursor() as cur:
                     cur.execute("INSERT IGNORE INTO schema_migrations (version) VALUES (%s)", (version,))
     run_sql_file(conn, SCHEMA)
+    # Emails to their one normal form (NFKC, case-folded); accounts that would collide are reported, not merged.
+    return emails.normalise_stored(conn)
 
 
 def is_empty(conn):
@@ -213,6 +237,13 @@ def create_database(config):
 
 
 def unreachable_message(config, err):
+    code = err.args[0] if err.args else None
+    if code in (1044, 1045):
+        return (
+            f"MySQL at {config['MYSQL_HOST']}:{config['MYSQL_PORT']} refused access for "
+            f"{config['MYSQL_USER']!r} (access denied): {err}\n"
+            "Check MYSQL_USER and MYSQL_PASSWORD (.env) and the account's grants."
+        )
     return (
         f"Cannot reach MySQL at {config['MYSQL_HOST']}:{config['MYSQL_PORT']} "
         f"as {config['MYSQL_USER']!r}: {err}\n"
@@ -223,11 +254,16 @@ def unreachable_message(config, err):
     )
 
 
-def init_db(config, seed=True):
-    """Create the database if needed, apply the schema, and seed it if it is empty."""
+def init_db(config, seed=True, collisions=None):
+    """Create the database if needed, apply the schema, and seed it if it is empty.
+
+    Accounts whose emails collide once normalised are appended to `collisions` (a list) when given.
+    """
     conn = create_database(config)
     try:
-        apply_schema(conn)
+        found = apply_schema(conn)
+        if collisions is not None:
+            collisions.extend(found)
         seeded = False
         if seed and is_empty(conn):
             run_sql_file(conn, SEED)
@@ -242,10 +278,18 @@ def init_db(config, seed=True):
 def init_db_command(no_seed):
     """Create the database if missing, apply schema.sql and load seed.sql into an empty database."""
     config = current_app.config
+    collisions = []
     try:
-        seeded = init_db(config, seed=not no_seed)
+        seeded = init_db(config, seed=not no_seed, collisions=collisions)
     except pymysql.err.OperationalError as err:
         raise click.ClickException(unreachable_message(config, err)) from err
+    for collision in collisions:
+        accounts = ", ".join(f"{a['user_type']} {a['user_id']} ({a['email']})" for a in collision["accounts"])
+        click.echo(
+            f"Warning: these accounts have the same email once normalised ({collision['email']}) and were "
+            f"left as they are, not merged: {accounts}. Change or close all but one of them.",
+            err=True,
+        )
     click.echo(f"Database {config['MYSQL_DB']} is ready" + (" (demo data loaded)." if seeded else "."))
 
 

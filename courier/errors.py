@@ -71,6 +71,29 @@ DB_DOWN = (503, "Database unavailable, please retry shortly", "database_unavaila
 # server shutting down or read-only, and the two ways a lost race ends (lock wait timeout, deadlock).
 CONNECTION_ERRORS = {1040, 1053, 1077, 1290, 2002, 2003, 2005, 2006, 2012, 2013, 2014, 2026, 2055, 4031}
 LOST_RACE = {1205, 1213}
+# The server answers but will not let us in: wrong account or password, or the database was never created.
+ACCESS_DENIED = {1044, 1045}
+UNKNOWN_DATABASE = 1049
+
+
+def setup_problem(code):
+    """A 503 that says what to do when the database is reachable but not usable (or None)."""
+    from flask import current_app
+
+    config = current_app.config
+    if code in ACCESS_DENIED:
+        return (
+            503,
+            f"Database access denied for user {config['MYSQL_USER']!r}: check MYSQL_USER and MYSQL_PASSWORD",
+            "database_unavailable",
+        )
+    if code == UNKNOWN_DATABASE:
+        return (
+            503,
+            f"Database {config['MYSQL_DB']!r} does not exist: run `flask --app app1 init-db` to create it",
+            "database_unavailable",
+        )
+    return None
 
 
 def register_error_handlers(app):
@@ -101,6 +124,10 @@ def register_error_handlers(app):
             return error_response(
                 409, "Another request changed this at the same time; retry", "conflict_retry"
             )
+        problem = setup_problem(code)
+        if problem:
+            log.error("database not usable: %s", err)
+            return error_response(*problem)
         if isinstance(err, pymysql.err.InterfaceError) or code in CONNECTION_ERRORS:
             log.warning("database unavailable: %s", err)
             return error_response(*DB_DOWN)

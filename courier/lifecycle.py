@@ -1,7 +1,7 @@
 """The order lifecycle: every change of an order's status, each one evented, under the order's row lock, in
 a transaction of its own (see courier/db.py). Who may make which move is vocabulary.TRANSITIONS."""
 
-from . import eta, notifications, proof
+from . import eta, notifications, pod_files
 from .auth import ACCOUNTS
 from .db import execute, query, require_transaction, transaction
 from .errors import ApiError, bad_request, conflict, not_found
@@ -138,8 +138,12 @@ def cancel(order_id, actor, reason=None, customer_id=None):
         add_event(order_id, "status", "Cancelled", actor, note=reason or "Cancelled")
 
 
-def courier_update(order_id, courier_id, status, actor, note=None, location=None, reason=None, code=None):
-    """A courier's status change on an order assigned to them; Delivered needs the proof-of-delivery code.
+def courier_update(
+    order_id, courier_id, status, actor, note=None, location=None, reason=None, code=None, files=None
+):
+    """A courier's status change on an order assigned to them; Delivered needs what POD_REQUIRE names (by
+    default the proof-of-delivery code). files: checked proof files ({"photo": ..., "signature": ...}, see
+    pod_files), stored with the change in its transaction.
 
     A wrong code answers 422 and stays counted: it is counted in this function's own transaction, which
     commits, and the 422 is raised after it (so this must not run inside another transaction).
@@ -151,13 +155,15 @@ def courier_update(order_id, courier_id, status, actor, note=None, location=None
             {"reason": "required"},
         )
     with transaction():
-        wrong_code = _courier_update(order_id, courier_id, status, actor, note, location, reason, code)
+        wrong_code = _courier_update(
+            order_id, courier_id, status, actor, note, location, reason, code, files or {}
+        )
     if wrong_code is not None:
         raise wrong_code
     eta.recompute_quietly(courier_id)  # a stop finished (or the route changed): the others move
 
 
-def _courier_update(order_id, courier_id, status, actor, note, location, reason, code):
+def _courier_update(order_id, courier_id, status, actor, note, location, reason, code, files):
     """The change itself, or (nothing changed but the count) the 422 of a wrong delivery code."""
     order = lock_order(order_id)
     if order is None or order["assigned_to"] != courier_id:
@@ -165,15 +171,15 @@ def _courier_update(order_id, courier_id, status, actor, note, location, reason,
     check_transition(order["status"], status, actor.role)
     proved_by = None
     if status == "Delivered":
-        wrong_code = proof.check_code(order, code)  # 400 without a code, 409 locked
+        # 400 without what POD_REQUIRE asks for, 409 locked; a wrong code: counted, its 422 returned
+        proved_by, wrong_code = pod_files.check_delivery_proof(order, code, tuple(files))
         if wrong_code is not None:
             if wrong_code.extra["locked"]:
                 note = f"Locked after {wrong_code.failures} wrong delivery codes: an admin must review"
                 add_event(order_id, "locked", order["status"], actor, note=note)
             return wrong_code
-        proved_by = "code"
     set_status(order_id, status, location=location)
-    add_event(
+    event_id = add_event(
         order_id,
         "status",
         status,
@@ -183,6 +189,7 @@ def _courier_update(order_id, courier_id, status, actor, note, location, reason,
         reason=reason if status == "Failed Attempt" else None,
         proved_by=proved_by,
     )
+    pod_files.store(order_id, event_id, courier_id, files)
     return None
 
 

@@ -26,6 +26,7 @@ import logging
 import queue
 import threading
 import time
+import weakref
 
 import pymysql
 
@@ -77,7 +78,15 @@ class Hub:
         # subscribe(): one at a time. Lock order: self.lock, then conn_lock (never the other way).
         self.conn_lock = threading.RLock()
         self.queries = 0  # database queries the reader ran (the benchmark reports them)
+        self.stopped = False
         self._reset_cursor()
+        _HUBS.add(self)
+
+    def stop(self):
+        """End the reader thread (at shutdown, or when the test database is about to be dropped)."""
+        with self.lock:
+            self.stopped = True
+            self.wake.notify_all()
 
     def _reset_cursor(self):
         self.floor = None  # every event id <= floor is settled
@@ -105,7 +114,10 @@ class Hub:
         catch-up read (made after this) and the reader between them miss nothing."""
         sub = Subscriber(order_id, courier_id, session_id)
         with self.lock:
-            if self.floor is None:
+            if self.floor is None or not self.orders:
+                # No stream was open: nothing needs the old starting point (the reader may not have
+                # noticed yet), so start after the newest event, as a first stream does.
+                self._reset_cursor()
                 self._start_cursor()
             self.orders.setdefault(order_id, set()).add(sub)
             if courier_id is not None:
@@ -209,6 +221,10 @@ class Hub:
         failures = 0
         while True:
             with self.lock:
+                if self.stopped:
+                    self._drop_connection()
+                    self.thread = None
+                    return
                 now = time.monotonic()
                 for sid, entry in list(self.valid.items()):
                     if entry[2] <= now:
@@ -219,7 +235,7 @@ class Hub:
                     # Nothing to watch: stop reading until a stream opens or a session is cached.
                     self._reset_cursor()
                     self._drop_connection()
-                    if not self.wake.wait(timeout=60):
+                    if self.stopped or not self.wake.wait(timeout=60):
                         if not self.orders and not self.valid:
                             self.thread = None
                             return
@@ -332,6 +348,15 @@ class Hub:
                 self.valid.pop(row["session_id"], None)
                 for sub in list(self.sessions.get(row["session_id"], ())):
                     sub.inbox.put(("revoked", None))
+
+
+_HUBS = weakref.WeakSet()  # every hub of this process
+
+
+def stop_all():
+    """Stop every hub's reader thread in this process."""
+    for found in list(_HUBS):
+        found.stop()
 
 
 def hub(app):

@@ -26,7 +26,11 @@ class ApiJSONProvider(DefaultJSONProvider):
     def loads(self, s, **kwargs):
         """Parse JSON, refusing NaN and Infinity (not JSON, and no column can store them): a 400."""
         kwargs.setdefault("parse_constant", _reject_constant)
-        return super().loads(s, **kwargs)
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            # e.g. 100,000 '[': a malformed body like any other (400), never a crash
+            raise ValueError("JSON nested too deeply") from None
 
 
 def _reject_constant(name):
@@ -55,7 +59,15 @@ def init_app(app):
         origins=origins or "*",
         supports_credentials=False,
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-        expose_headers=["Retry-After", "X-Request-ID"],
+        # Readable by browser code: rate limits, the request id and an idempotent replay.
+        expose_headers=[
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+            "X-Request-ID",
+            "Idempotent-Replayed",
+        ],
         max_age=600,
     )
     app.after_request(_security_headers)

@@ -85,6 +85,13 @@ def _wants_customer(event_type, config):
     return event_type in CUSTOMER_EVENTS and (bool(config["SMTP_HOST"]) or sms.enabled(config))
 
 
+def anyone_told(event_type):
+    """Whether an event of this type queues anything at all (a webhook subscribed, or email/SMS configured)."""
+    from . import webhooks  # at call time: webhooks imports this module
+
+    return bool(webhooks.subscribers(event_type)) or _wants_customer(event_type, current_app.config)
+
+
 def _order_with_customer(order_id, order_event_id):
     """The order, the event and the customer's contact details and preferences, in one query."""
     return query(
@@ -225,12 +232,22 @@ def retry(notification_id):
     retry_us = int(current_app.config["WEBHOOK_RETRY_HOURS"] * 3600 * 1_000_000)
     with transaction():
         row = query(
-            "SELECT status FROM notifications WHERE notification_id = %s FOR UPDATE",
+            "SELECT n.status, n.channel, n.webhook_id, w.deleted_at AS webhook_deleted_at"
+            " FROM notifications n LEFT JOIN webhooks w ON w.webhook_id = n.webhook_id"
+            " WHERE n.notification_id = %s FOR UPDATE",
             (notification_id,),
             one=True,
         )
         if row is None:
             raise not_found("Notification")
+        if row["channel"] == "webhook" and (
+            row["webhook_id"] is None or row["webhook_deleted_at"] is not None
+        ):
+            raise conflict(
+                "The webhook endpoint of this notification was deleted; it cannot be retried",
+                "webhook_deleted",
+                webhook_id=row["webhook_id"],
+            )
         if row["status"] != "failed":
             raise conflict(
                 f"Only a failed notification can be retried; this one is {row['status']}",

@@ -58,7 +58,11 @@ ETA_REASON = {
     "enum": ["no_coordinates", "no_position", "not_assigned", "final", "not_computed", None],
     "description": "Why eta is null",
 }
-PROOF = {"enum": ["code", "admin_override", None], "description": "How a Delivered event was proven"}
+PROOF = {
+    "type": ["string", "null"],
+    "pattern": "^(admin_override|(code|photo|signature)(,(photo|signature))*)$",
+    "description": "How a Delivered event was proven: admin_override, or what was checked, e.g. code or photo,signature",
+}
 
 # Response bodies (request bodies come from courier/schemas.py).
 RESPONSE_SCHEMAS = {
@@ -76,7 +80,6 @@ RESPONSE_SCHEMAS = {
         "description": "Every error. Some add details, e.g. `allowed` next statuses on an illegal move.",
     },
     "Status": shape(["status"], status=STR),
-    "Message": shape(["message"], message=STR),
     "User": shape(
         ["id", "user_type", "created_at"],
         id=ID,
@@ -221,7 +224,9 @@ RESPONSE_SCHEMAS = {
         ["message", "order_ids", "position"],
         message=STR,
         order_ids={"type": "array", "items": ID},
-        position=shape(["latitude", "longitude", "location"], latitude=NUMBER, longitude=NUMBER),
+        position=shape(
+            ["latitude", "longitude", "location"], latitude=NUMBER, longitude=NUMBER, location=NULLABLE_STR
+        ),
         latest={"type": "boolean", "description": "whether this point is now the courier's latest position"},
     ),
     "LocationBatchResult": shape(
@@ -456,6 +461,66 @@ RESPONSE_SCHEMAS.update(
     }
 )
 
+# Proof files and CSV imports.
+RESPONSE_SCHEMAS.update(
+    {
+        "OrderProof": shape(
+            ["order_id", "status", "proof"],
+            order_id=ID,
+            status={"enum": vocabulary.STATUSES},
+            proof=shape(
+                ["delivered", "delivered_at", "proved_by", "files"],
+                delivered=BOOL,
+                delivered_at=NULLABLE_TIME,
+                proved_by={
+                    "type": "array",
+                    "items": STR,
+                    "description": 'e.g. ["code"], ["photo", "signature"]',
+                },
+                files={
+                    "type": "array",
+                    "items": shape(
+                        ["proof_id", "kind", "status", "content_type", "size_bytes", "sha256", "captured_at"],
+                        proof_id=ID,
+                        kind={"enum": ["photo", "signature"]},
+                        status={
+                            "enum": vocabulary.STATUSES,
+                            "description": "Captured with this status change",
+                        },
+                        content_type=STR,
+                        size_bytes={"type": "integer", "minimum": 1},
+                        sha256={"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                        captured_at=TIME,
+                        url={"type": "string", "description": "Where to fetch the file"},
+                    ),
+                },
+            ),
+        ),
+        "ImportReport": shape(
+            ["import_id", "dry_run", "atomic", "rows", "valid", "invalid", "created", "results"],
+            import_id=NULLABLE_ID,
+            dry_run=BOOL,
+            atomic=BOOL,
+            rows={"type": "integer", "minimum": 0},
+            valid={"type": "integer", "minimum": 0},
+            invalid={"type": "integer", "minimum": 0},
+            created={"type": "integer", "minimum": 0},
+            message=STR,
+            results={
+                "type": "array",
+                "items": shape(
+                    ["row", "order_id", "tracking_number"],
+                    row={"type": "integer", "description": "Line number in the file (the header is line 1)"},
+                    order_id=NULLABLE_ID,
+                    tracking_number=NULLABLE_STR,
+                    errors={"type": "object", "additionalProperties": STR, "description": "Column: problem"},
+                    values={"type": "object", "additionalProperties": STR, "description": "The row's cells"},
+                ),
+            },
+        ),
+    }
+)
+
 # Dispatch: plans, courier settings, shifts and routes
 REASON = {
     "enum": ["no_coordinates", "over_capacity", "window_unreachable", "no_courier_on_shift"],
@@ -562,17 +627,73 @@ ERROR_MEANINGS = {
     404: "No such object, or one that belongs to someone else",
     409: "Conflict with the current state (duplicate, illegal status move, lost race)",
     413: errors.HTTP_MESSAGES[413][0],
-    422: "A wrong proof-of-delivery code (counted: too many lock the order for an admin)",
+    422: "A wrong proof-of-delivery code (counted: too many lock the order for an admin), or an import whose"
+    " rows have errors (atomic=true, or none could be created; the body also carries the per-row report)",
     429: "Rate limited: retry after the Retry-After header's seconds",
     503: "The database is unreachable: retry shortly",
 }
 
 # Response content other than a JSON object of RESPONSE_SCHEMAS, for a declaration's responses.
-SSE = {"text/event-stream": {"schema": {"type": "string"}}}
-PNG = {"image/png": {"schema": {"type": "string", "format": "binary"}}, "image/svg+xml": {"schema": STR}}
+SSE = {
+    "text/event-stream": {
+        "schema": {
+            "type": "string",
+            "description": (
+                "Server-Sent Events: `retry: 3000`, then per order event the lines `id: <event_id>`, "
+                "`event: <type>` (created, status, assignment, location) and `data: <the event as JSON>` (an "
+                "`Event` for the owner's stream, a `PublicEvent` for the public one), and a `: heartbeat` comment "
+                "every SSE_HEARTBEAT_SECONDS. The stream ends after the event that makes the order final."
+            ),
+        },
+    }
+}
+# A final order with nothing newer than Last-Event-ID: no stream (EventSource then stops reconnecting).
+FINAL_STREAM = None
+PNG = {"image/png": {"schema": {"type": "string", "contentMediaType": "image/png", "format": "binary"}}}
+SVG = {
+    "image/svg+xml": {"schema": {"type": "string", "contentMediaType": "image/svg+xml", "format": "binary"}}
+}
 CSV = {"text/csv": {"schema": STR}}
 JSON_DOC = {"application/json": {"schema": {"type": "object"}}}
 HTML, ANY = {"text/html": {"schema": STR}}, {"*/*": {"schema": STR}}
+BINARY = {"type": "string", "format": "binary"}
+LABEL = {"application/pdf": {"schema": BINARY}, "application/zpl": {"schema": STR}}
+PROOF_ANSWER = {
+    "application/json": {"schema": ref("OrderProof")},
+    "image/jpeg": {"schema": BINARY},
+    "image/png": {"schema": BINARY},
+    "image/svg+xml": {"schema": STR},
+}
+IMPORT_ANSWER = {"application/json": {"schema": ref("ImportReport")}, "text/csv": {"schema": STR}}
+# Request bodies other than JSON (a declaration's upload=): proof files, CSV imports.
+POD_FORM = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {
+            "status": {"enum": ["Delivered", "Failed Attempt"], "default": "Delivered"},
+            "code": {
+                **STR,
+                "maxLength": 64,
+                "description": "The delivery code (as POD_REQUIRE asks; checked if sent)",
+            },
+            "reason": {"enum": vocabulary.FAILURE_REASONS, "description": "Required with Failed Attempt"},
+            "note": {**STR, "maxLength": 1000},
+            "location": {**STR, "maxLength": 255},
+            "photo": {**BINARY, "description": "JPEG or PNG (by its bytes); re-encoded as JPEG without EXIF"},
+            "signature": {**BINARY, "description": "PNG or SVG (scripts refused); Delivered only"},
+        },
+        "additionalProperties": False,
+    }
+}
+CSV_UPLOAD = {
+    "text/csv": {"type": "string", "description": "The CSV itself (UTF-8, header row first)"},
+    "multipart/form-data": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {"file": BINARY},
+        "additionalProperties": False,
+    },
+}
 
 # Path parameters by name (Flask's rule gives the name and, for <int:...>, that it is an id).
 PATH_PARAMETERS = {
@@ -602,13 +723,41 @@ def path_params(rule):
     return params
 
 
+def component_name(name):
+    """A request schema's name in the document: schemas.PLACE_ORDER is PlaceOrderRequest (response schemas
+    have names without that suffix, so no two names differ only in case)."""
+    return "".join(part.capitalize() for part in name.split("_")) + "Request"
+
+
 def schema_names():
-    """{id(schema): name} of every request schema in courier/schemas.py."""
+    """{id(schema): component name} of every request schema in courier/schemas.py."""
     return {
-        id(value): name
+        id(value): component_name(name)
         for name, value in vars(schemas).items()
         if name.isupper() and isinstance(value, dict) and (value.get("type") == "object" or "oneOf" in value)
     }
+
+
+NO_CONTENT = {
+    204: "The order is final and nothing is newer than Last-Event-ID: no stream (EventSource stops)",
+    307: "?format=svg (kept for older clients): Location is the SVG route, .../qr.svg",
+}
+
+# Response headers of Flask-Limiter (components.headers): Retry-After on every 429, the X-RateLimit-* ones on
+# every answer of a route with its own limit (login, change-password, public tracking).
+HEADERS = {
+    "Retry-After": ("Seconds to wait before trying again", {"type": "integer", "minimum": 0}),
+    "X-RateLimit-Limit": ("Requests allowed in the current window", {"type": "integer", "minimum": 0}),
+    "X-RateLimit-Remaining": ("Requests left in the current window", {"type": "integer", "minimum": 0}),
+    "X-RateLimit-Reset": ("When the window resets, in seconds since the epoch", {"type": "integer"}),
+}
+
+
+def header_ref(name):
+    return {"$ref": f"#/components/headers/{name}"}
+
+
+RATE_LIMIT_HEADERS = {name: header_ref(name) for name in HEADERS if name.startswith("X-")}
 
 
 def _error(status):
@@ -625,7 +774,7 @@ def error_statuses(route, params):
         statuses.add(503)
     if route.roles:
         statuses |= {401, 403}
-    if route.body is not None:
+    if route.body is not None or route.upload:
         statuses |= {400, 413}
     if any(p["in"] == "query" or (p["in"] == "header" and p["name"] != "Authorization") for p in params):
         statuses.add(400)
@@ -642,20 +791,27 @@ def operation(route, names):
     params = path_params(route.rule) + [p for q in route.query for p in q.params]
     responses = {}
     for status, content in route.responses.items():
+        if content is None:
+            responses[str(status)] = {"description": NO_CONTENT.get(status, "No content")}
+            continue
         if isinstance(content, str):
             content = {"application/json": {"schema": ref(content)}}
         responses[str(status)] = {"description": "Success", "content": content}
-        if route.headers:
-            responses[str(status)]["headers"] = {
-                name: {"description": text, "schema": STR} for name, text in route.headers.items()
-            }
+        headers = {name: {"description": text, "schema": STR} for name, text in route.headers.items()}
+        if route.rate_limited:
+            headers.update(RATE_LIMIT_HEADERS)
+        if headers:
+            responses[str(status)]["headers"] = headers
     responses.update({str(s): _error(s) for s in error_statuses(route, params)})
+    responses["429"]["headers"] = {"Retry-After": header_ref("Retry-After")}
+    if route.rate_limited:
+        responses["429"]["headers"].update(RATE_LIMIT_HEADERS)
     path = openapi_path(route.rule)
     op = {
         "tags": [route.tag],
         "summary": route.summary,
         "description": who,
-        "operationId": route.method.lower() + re.sub(r"[^A-Za-z0-9]+", "_", path).rstrip("_"),
+        "operationId": operation_id(route.method, path),
         "x-roles": roles,
         "security": [{"bearerAuth": []}] if roles else [],
         "responses": responses,
@@ -667,7 +823,91 @@ def operation(route, names):
             "required": not route.body_optional,
             "content": {"application/json": {"schema": ref(names[id(route.body)])}},
         }
+    if route.upload:
+        op["requestBody"] = {
+            "required": True,
+            "content": {media: {"schema": schema} for media, schema in route.upload.items()},
+        }
     return op
+
+
+def operation_id(method, path):
+    """get /customer/track-order/{order_id} -> get_customer_track_order_order_id."""
+    return method.lower() + re.sub(r"[^A-Za-z0-9]+", "_", path).rstrip("_")
+
+
+# OpenAPI links: what a success answer lets a client (or a stateful test tool) call next, and with what.
+# (method, path of the answering operation) -> {link name: (method, path of the next operation, parameters)}.
+def _order(expression):
+    return {
+        "TrackOrder": ("get", "/customer/track-order/{order_id}", {"order_id": expression}),
+        "TrackOrderLive": ("get", "/customer/track-order/{order_id}/events", {"order_id": expression}),
+        "DeliveryCode": ("get", "/customer/orders/{order_id}/delivery-code", {"order_id": expression}),
+        "QrCode": ("get", "/customer/orders/{order_id}/qr", {"order_id": expression}),
+        "QrCodeSvg": ("get", "/customer/orders/{order_id}/qr.svg", {"order_id": expression}),
+        "CancelOrder": ("post", "/customer/cancel-order/{order_id}", {"order_id": expression}),
+    }
+
+
+def _webhook(expression):
+    return {
+        "GetWebhook": ("get", "/admin/webhooks/{webhook_id}", {"webhook_id": expression}),
+        "TestWebhook": ("post", "/admin/webhooks/{webhook_id}/test", {"webhook_id": expression}),
+        "EnableWebhook": ("post", "/admin/webhooks/{webhook_id}/enable", {"webhook_id": expression}),
+        "DeleteWebhook": ("delete", "/admin/webhooks/{webhook_id}", {"webhook_id": expression}),
+    }
+
+
+LINKS = {
+    ("post", "/signup"): {
+        "Login": ("post", "/login", {}, {"email": "$request.body#/email", "password": "$request.body#/password"}),
+    },
+    ("post", "/customer/place-order"): _order("$response.body#/order/order_id"),
+    ("post", "/customer/cancel-order/{order_id}"): {
+        "TrackOrder": ("get", "/customer/track-order/{order_id}", {"order_id": "$response.body#/order/order_id"})
+    },
+    ("get", "/customer/orders/{order_id}/delivery-code"): {
+        "QrCode": ("get", "/customer/orders/{order_id}/qr", {"order_id": "$response.body#/order_id"}),
+        "PublicTracking": (
+            "get", "/track/{tracking_number}", {"tracking_number": "$response.body#/tracking_number"}
+        ),
+    },
+    ("get", "/customer/track-order/{order_id}"): {
+        "PublicTracking": (
+            "get", "/track/{tracking_number}", {"tracking_number": "$response.body#/order/tracking_number"}
+        ),
+    },
+    ("post", "/register"): {
+        "DeleteUser": (
+            "delete",
+            "/admin/delete-user/{user_type}/{user_id}",
+            {"user_type": "$response.body#/user/user_type", "user_id": "$response.body#/user/id"},
+        ),
+    },
+    ("post", "/admin/webhooks"): _webhook("$response.body#/webhook/webhook_id"),
+    ("post", "/admin/webhooks/{webhook_id}/test"): {
+        "GetNotification": (
+            "get",
+            "/admin/notifications/{notification_id}",
+            {"notification_id": "$response.body#/notification/notification_id"},
+        ),
+    },
+}  # fmt: skip
+
+
+def links(method, path, known):
+    """The links object of an operation's success answer; `known` is every (method, path) documented."""
+    found = {}
+    for name, (next_method, next_path, parameters, *body) in LINKS.get((method, path), {}).items():
+        if (next_method, next_path) not in known:
+            raise LookupError(f"link {name} of {method} {path}: no operation {next_method} {next_path}")
+        link = {"operationId": operation_id(next_method, next_path)}
+        if parameters:
+            link["parameters"] = parameters
+        if body:
+            link["requestBody"] = body[0]
+        found[name] = link
+    return found
 
 
 def declared_routes(app):
@@ -685,8 +925,9 @@ def declared_routes(app):
 
 
 def request_schemas(app):
-    """{name: schema} of every request body the app's routes declare (the parts of a oneOf included)."""
-    names = schema_names()
+    """{name in courier/schemas.py: schema} of every request body the app's routes declare (the parts of a
+    oneOf included)."""
+    names = {id(value): name for name, value in vars(schemas).items() if name.isupper()}
     found = {}
     for _, route in declared_routes(app):
         if route.body is not None:
@@ -695,18 +936,39 @@ def request_schemas(app):
     return dict(sorted(found.items()))
 
 
+TAG_DESCRIPTIONS = {
+    "Web console": "HTML pages: the console for every role and the public tracking page",
+    "Health": "Liveness and readiness (no login)",
+    "Documentation": "This document and Swagger UI (no login)",
+    "Authentication and accounts": "Sign up, log in, refresh, log out, change password; admins register staff",
+    "Admin": "Users, orders, assignment, closing orders, issues and analytics (admins)",
+    "Notifications and webhooks": "The notification queue and signed webhook endpoints (admins)",
+    "Customer": "Place, follow and cancel your orders, proof of delivery, preferences, feedback (customers)",
+    "Customers and delivery persons": "Raise an issue (customers and delivery persons)",
+    "Delivery person": "Your assigned orders: status, delivery code, location, history (delivery persons)",
+    "Tracking": "Public tracking by tracking number, and its live stream (no login; rate limited)",
+}
+
+
 def build(app, server_url="/"):
     names = schema_names()
     paths = {}
     declared = declared_routes(app)
     for _, route in declared:
         paths.setdefault(openapi_path(route.rule), {})[route.method.lower()] = operation(route, names)
+    known = {(method, path) for path, item in paths.items() for method in item}
+    for path, item in paths.items():
+        for method, op in item.items():
+            found = links(method, path, known)
+            if found:
+                success = next(status for status in op["responses"] if status.startswith("2"))
+                op["responses"][success]["links"] = found
     components = {}
     for name, schema in request_schemas(app).items():
         if "oneOf" in schema:
-            components[name] = {"oneOf": [ref(names[id(part)]) for part in schema["oneOf"]]}
+            components[component_name(name)] = {"oneOf": [ref(names[id(part)]) for part in schema["oneOf"]]}
         else:
-            components[name] = dict(schema)
+            components[component_name(name)] = dict(schema)
     components.update(RESPONSE_SCHEMAS)
     return {
         "openapi": "3.1.0",
@@ -718,14 +980,22 @@ def build(app, server_url="/"):
                 "work their assigned orders. Log in with POST /login and send "
                 "`Authorization: Bearer <token>`. "
                 'Every error is `{"error": <message>, "code": <snake_case>}`, plus `fields` for bad input. '
-                "Lists take ?limit= (default 20, at most 100) and an opaque ?cursor= from next_cursor."
+                "Lists take ?limit= (default 20, at most 100) and an opaque ?cursor= from next_cursor. "
+                "Query parameters are strict: an empty value (?limit=) or a repeated one is a 400 naming it."
             ),
+            "license": {"name": "MIT", "identifier": "MIT"},
         },
         "servers": [{"url": server_url, "description": "This server"}],
-        "tags": [{"name": name} for name in dict.fromkeys(route.tag for _, route in declared)],
+        "tags": [
+            {"name": name, "description": TAG_DESCRIPTIONS.get(name, name)}
+            for name in dict.fromkeys(route.tag for _, route in declared)
+        ],
         "paths": paths,
         "components": {
             "schemas": components,
+            "headers": {
+                name: {"description": text, "schema": schema} for name, (text, schema) in HEADERS.items()
+            },
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",

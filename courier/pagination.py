@@ -2,6 +2,7 @@
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +12,8 @@ from .errors import bad_request
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# What a cursor looks like: unpadded URL-safe base64 (the document publishes the pattern).
+CURSOR_PATTERN = "^[A-Za-z0-9_-]+$"
 
 
 @dataclass
@@ -24,7 +27,7 @@ def _limit():
     raw = request.args.get("limit")
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not re.fullmatch("[0-9]{1,4}", raw) or not 1 <= int(raw) <= MAX_LIMIT:
         problem = f"must be a whole number from 1 to {MAX_LIMIT}"
         raise bad_request(f"limit {problem}", "invalid_query", {"limit": problem})
     return int(raw)
@@ -37,6 +40,8 @@ def _encode(sort, values):
 
 def _decode(cursor, sort, types):
     try:
+        if len(cursor) > 1000 or not re.fullmatch(CURSOR_PATTERN, cursor):
+            raise ValueError
         padded = cursor + "=" * (-len(cursor) % 4)
         cursor_sort, values = json.loads(base64.urlsafe_b64decode(padded))
         if cursor_sort != sort or len(values) != len(types):
@@ -52,7 +57,7 @@ def _decode(cursor, sort, types):
             else:
                 decoded.append(value)
         return decoded
-    except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError, json.JSONDecodeError):
         problem = "is not a cursor this list gave out (for this sort order)"
         raise bad_request(f"cursor {problem}", "invalid_cursor", {"cursor": problem}) from None
 

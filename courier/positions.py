@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 MAX_POINTS = 500  # points in one batch
 FUTURE_TOLERANCE = timedelta(seconds=30)  # device clocks run a little ahead
-JITTER_METRES = 50  # GPS noise: a move this small is never an impossible jump
+# GPS noise (urban canyons) and server-stamped pings a moment apart: a move this small is never a jump.
+JITTER_METRES = 250
 PURGE_BATCH = 1000  # trail rows deleted per statement (each a short transaction)
 EARTH_RADIUS_M = 6_371_000
 

@@ -33,11 +33,22 @@ from functools import wraps
 
 from . import pagination, schemas
 from .auth import require_role
-from .validation import choice_arg, datetime_arg, int_arg, json_body, optional_json_body
+from .validation import choice_arg, datetime_arg, int_arg, json_body, optional_json_body, strict_query
 
 ID = {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID}
 STR = {"type": "string"}
-DATE = {"type": "string", "description": "ISO 8601 date (2026-01-31) or date-time (2026-01-31T12:00:00Z)"}
+DATE = {
+    "type": "string",
+    "anyOf": [{"format": "date"}, {"format": "date-time"}],
+    "description": "A date (2026-01-31) or an RFC 3339 date-time (2026-01-31T12:00:00Z); anything else is a 400",
+}
+CURSOR = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 1000,
+    "pattern": pagination.CURSOR_PATTERN,
+    "description": "Opaque: the previous page's next_cursor (same sort); any other value is a 400",
+}
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,8 @@ class Route:
     errors: tuple = ()
     headers: dict = field(default_factory=dict)  # response headers: name -> description
     needs_database: bool = True
+    upload: dict | None = None  # a body other than JSON, read by the handler: {media type: schema}
+    rate_limited: bool = False  # it has limits of its own (X-RateLimit-* headers on every answer)
 
 
 def param(name, schema, description, where="query", required=False):
@@ -115,7 +128,7 @@ def list_params(sorts, default_sort):
             f"Items per page, {pagination.DEFAULT_LIMIT} by default, at most {pagination.MAX_LIMIT} (more: 400)",
         ),
         param(
-            "cursor", STR, "Opaque: the previous page's next_cursor (same sort); absent for the first page"
+            "cursor", CURSOR, "Opaque: the previous page's next_cursor (same sort); absent for the first page"
         ),
         param(
             "sort",
@@ -152,6 +165,7 @@ class Declarer:
         headers=None,
         limits=(),
         needs_database=True,
+        upload=None,
     ):
         def decorate(handler):
             summary = (inspect.getdoc(handler) or "").split("\n")[0]
@@ -169,6 +183,8 @@ class Declarer:
                 tuple(errors),
                 dict(headers or {}),
                 needs_database,
+                upload,
+                bool(limits),
             )
             takes = _accepts(handler)
             wants_caller = "caller" in takes
@@ -181,6 +197,7 @@ class Declarer:
                         f"{handler.__name__}: takes {name!r} if and only if its route declares it"
                     )
             choose_later = body is not None and "oneOf" in body
+            query_names = [p["name"] for q in query for p in q.params if p["in"] == "query"]
 
             @wraps(handler)
             def view(**kwargs):
@@ -188,6 +205,8 @@ class Declarer:
                     caller = require_role(*roles, refresh=refresh)
                     if wants_caller:
                         kwargs["caller"] = caller
+                if query_names:
+                    strict_query(query_names)
                 if body is not None:
                     if choose_later:
                         kwargs["body"] = json_body({"type": "object"})

@@ -12,6 +12,7 @@ import logging
 import secrets
 import socket
 import ssl
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -97,12 +98,45 @@ def _url_parts(url):
     return parts.scheme, parts.hostname, port, target
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address: NAT64 (well-known and local-use) and the deprecated
+# IPv4-compatible form. IPv4-mapped, 6to4 and Teredo are read by the ipaddress module itself.
+_IPV4_TAIL_PREFIXES = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::/96"),
+)
+
+
+class RefusedAddress(ValueError):
+    """A URL whose host is (or embeds) an address webhooks may not reach."""
+
+
+def _embedded_ipv4(ip):
+    """Every IPv4 address an IPv6 address carries (mapped, compatible, 6to4, Teredo, NAT64)."""
+    found = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    if any(ip in prefix for prefix in _IPV4_TAIL_PREFIXES):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [v4 for v4 in found if v4 is not None]
+
+
 def _blocked(address):
-    """Whether an IP address is loopback, private, link-local or otherwise not on the public internet."""
+    """Whether an IP address is loopback, private, link-local or otherwise not on the public internet,
+    or an IPv6 address that embeds such an IPv4 address (e.g. http://[64:ff9b::7f00:1]/ reaches 127.0.0.1
+    through NAT64, http://[2002:7f00:1::]/ through 6to4)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+    if not ip.is_global or ip.is_multicast:
+        return True
+    if isinstance(ip, ipaddress.IPv6Address):
+        return any(not v4.is_global or v4.is_multicast for v4 in _embedded_ipv4(ip))
+    return False
+
+
+def allow_private():
+    """WEBHOOK_ALLOW_PRIVATE when set; unset, private addresses are allowed in debug and tests only."""
+    value = current_app.config.get("WEBHOOK_ALLOW_PRIVATE")
+    if value is None:
+        return bool(current_app.debug or current_app.testing)
+    return bool(value)
 
 
 def _public_addresses(host, port):
@@ -116,14 +150,14 @@ def _public_addresses(host, port):
         raise ValueError(f"cannot resolve {host}")
     blocked = [a for a in addresses if _blocked(a)]
     if blocked:
-        raise ValueError(f"{host} resolves to a private, loopback or link-local address ({blocked[0]})")
+        raise RefusedAddress(f"{host} resolves to a private, loopback or link-local address ({blocked[0]})")
     return addresses
 
 
 def check_url(url):
     """Validate a webhook URL; unless WEBHOOK_ALLOW_PRIVATE, its host must resolve to public addresses only."""
     _, host, port, _ = _url_parts(url)
-    if current_app.config["WEBHOOK_ALLOW_PRIVATE"]:
+    if allow_private():
         return
     try:
         _public_addresses(host, port)
@@ -375,7 +409,7 @@ def _connection(url):
     """(connection, request target) for a URL; refuses private addresses unless WEBHOOK_ALLOW_PRIVATE."""
     scheme, host, port, target = _url_parts(url)
     timeout = current_app.config["WEBHOOK_TIMEOUT_SECONDS"]
-    if current_app.config["WEBHOOK_ALLOW_PRIVATE"]:
+    if allow_private():
         kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
         return kind(host, port, timeout=timeout), target
     address = _public_addresses(host, port)[0]
@@ -384,22 +418,53 @@ def _connection(url):
 
 
 def _post(url, body, headers):
-    """POST once, following no redirects; a Result with the HTTP status, or the error."""
+    """POST once, following no redirects; a Result with the HTTP status, or the error.
+
+    WEBHOOK_TIMEOUT_SECONDS bounds the whole request (connect, send, and reading the answer), not each
+    read: a receiver that drips its answer a byte at a time is cut off at the deadline.
+    """
     try:
         conn, target = _connection(url)
+    except RefusedAddress as err:  # refused by policy: retrying cannot help
+        return Result(ok=False, permanent=True, error=f"refused: {err}"[:1000])
     except ValueError as err:
         return Result(ok=False, error=str(err)[:1000])
     except ApiError as err:  # a stored URL that is no longer valid
         return Result(ok=False, permanent=True, error=f"invalid url: {err}"[:1000])
+    timeout = current_app.config["WEBHOOK_TIMEOUT_SECONDS"]
+    expired = threading.Event()
+    opened = []  # the connection's socket (http.client lets go of it once the answer says Connection: close)
+
+    def cut_off():
+        expired.set()
+        for sock in opened:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    deadline = threading.Timer(timeout, cut_off)
+    deadline.daemon = True
+    deadline.start()
     try:
+        conn.connect()
+        opened.append(conn.sock)
+        if expired.is_set():
+            cut_off()
         conn.request("POST", target, body=body, headers=headers)
         response = conn.getresponse()
         response.read(MAX_RESPONSE_BYTES)
     except (OSError, http.client.HTTPException) as err:
-        message = "timed out" if isinstance(err, TimeoutError) else f"{type(err).__name__}: {err}"
+        if expired.is_set() or isinstance(err, TimeoutError):
+            message = f"timed out (whole request over {timeout:g} s)"
+        else:
+            message = f"{type(err).__name__}: {err}"
         return Result(ok=False, error=message[:1000])
     finally:
+        deadline.cancel()
         conn.close()
+    if expired.is_set():
+        return Result(ok=False, error=f"timed out (whole request over {timeout:g} s)")
     if 200 <= response.status < 300:
         return Result(ok=True, status_code=response.status)
     error = f"HTTP {response.status} {response.reason}".strip()

@@ -3,8 +3,11 @@
 A worker claims a batch of due rows in one short transaction: each gets status 'sending', one more attempt, a
 fresh claim token and a lease (its due_at moves to the end of the lease). It then sends each row and finishes
 it, guarded by its claim token: sent, failed (parked), or pending again after a backoff with jitter. A worker
-that dies mid-batch holds its rows only until their lease ends; then any worker takes them over. Several
-workers can run at once: SKIP LOCKED hands each due row to exactly one of them.
+that dies mid-batch holds its rows only until their lease ends; then any worker takes them over. A live
+worker renews the lease of the rest of its batch as it goes (Lease), so it never loses a claim, however slow
+its receivers. Several workers can run at once: SKIP LOCKED hands each due row to exactly one of them.
+Delivery is at-least-once: a message is sent twice only when a worker dies (or is cut off from the database)
+after sending it and before recording it.
 
 Once a day (and at start) a worker also deletes courier trail points older than POSITION_RETENTION_DAYS
 (courier.positions.purge, in small batches).
@@ -24,7 +27,7 @@ import pymysql
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import geocoding, mailer, positions, sms, webhooks
+from . import geocoding, mailer, metrics, positions, sms, webhooks
 from .attempts import Result
 from .db import execute, query, transaction
 
@@ -84,6 +87,52 @@ def claim(name, batch, lease, cutoff=None):
             " ORDER BY notification_id",
             ids,
         )
+
+
+def renew(rows, lease):
+    """Extend the lease of claimed rows not yet sent; return those this worker still holds.
+
+    Called as a batch goes on, so that a live worker never loses a claim however long its batch takes (a
+    row is sent twice only when its worker dies mid-send and the lease runs out: at-least-once).
+    """
+    if not rows:
+        return []
+    ids = [row["notification_id"] for row in rows]
+    marks = ", ".join(["%s"] * len(ids))
+    execute(
+        "UPDATE notifications SET due_at = DATE_ADD(UTC_TIMESTAMP(6), INTERVAL %s MICROSECOND)"
+        f" WHERE claim_token = %s AND status = 'sending' AND notification_id IN ({marks})",
+        (_micro(lease), rows[0]["claim_token"], *ids),
+    )
+    held = {
+        row["notification_id"]
+        for row in query(
+            f"SELECT notification_id FROM notifications WHERE claim_token = %s AND notification_id IN ({marks})",
+            (rows[0]["claim_token"], *ids),
+        )
+    }
+    return [row for row in rows if row["notification_id"] in held]
+
+
+class Lease:
+    """Keeps a claimed batch's lease fresh: renewed before a send once a third of it has passed."""
+
+    def __init__(self, rows, lease, clock=time.monotonic):
+        self.rows, self.lease, self.clock = rows, lease, clock
+        self.renewed = clock()
+        self.held = {row["notification_id"] for row in rows}
+
+    def still_held(self, index):
+        """Whether the batch's row at `index` may be sent (renewing the rest of the batch when due)."""
+        if self.clock() - self.renewed >= self.lease / 3:
+            remaining = [row for row in self.rows[index:] if row["notification_id"] in self.held]
+            self.held = {row["notification_id"] for row in renew(remaining, self.lease)}
+            self.renewed = self.clock()
+        row = self.rows[index]
+        if row["notification_id"] not in self.held:
+            log.warning("notification %s: claim lost before sending; skipped", row["notification_id"])
+            return False
+        return True
 
 
 def release(rows):
@@ -181,6 +230,7 @@ def finish(row, result, duration_ms, name):
 def process(row, name):
     """Send one claimed row and settle it; returns its new status (None if the claim was lost)."""
     result, duration_ms = attempt(row)
+    metrics.observe_delivery(row, result, duration_ms)
     status = finish(row, result, duration_ms, name)
     level = logging.INFO if result.ok else logging.WARNING
     detail = "" if result.ok else f": {result.error}"
@@ -212,8 +262,10 @@ def drain(app, name="test", batch=None, lease=None):
         cutoff = _now()
         processed += geocoding.geocode_pending(app.config, 10**6)
         while rows := claim(name, batch, lease, cutoff):
-            for row in rows:
-                process(row, name)
+            held = Lease(rows, lease)
+            for index, row in enumerate(rows):
+                if held.still_held(index):
+                    process(row, name)
                 processed += 1
     return processed
 
@@ -245,10 +297,13 @@ def work_batch(name, batch, lease, stopper):
     """Claim one batch and process it, stopping early (and releasing the rest) when asked to. Returns a count."""
     geocoded = geocoding.geocode_pending(current_app.config, batch)
     rows = claim(name, batch, lease)
+    held = Lease(rows, lease)
     for index, row in enumerate(rows):
         if stopper.stopping:
             release(rows[index:])
             return index
+        if not held.still_held(index):
+            continue
         try:
             process(row, name)
         except DB_ERRORS:
@@ -275,9 +330,18 @@ def run(app, name, batch, poll, lease, stopper):
     """Poll and deliver until stopped; a database outage is waited out, never a crash. Once a day it
     also purges courier trail points older than POSITION_RETENTION_DAYS."""
     log.info("worker %s started (batch %s, poll %ss, lease %ss)", name, batch, poll, lease)
+    with app.app_context():
+        longest = max(app.config["WEBHOOK_TIMEOUT_SECONDS"], app.config["SMTP_TIMEOUT_SECONDS"])
+    if lease < 2 * longest:
+        log.warning(
+            "lease %ss is shorter than twice the longest send (%ss): a slow send may lose its batch's claims",
+            lease,
+            longest,
+        )
     failures = 0
     last_purge = None
     while not stopper.stopping:
+        metrics.worker_polled()
         try:
             last_purge = purge_if_due(app, last_purge)
             with app.app_context():
@@ -334,6 +398,7 @@ def worker_command(once, batch, poll, lease, name):
         return
     stopper = Stopper()
     stopper.install()
+    metrics.serve_worker_metrics(app)
     run(app, name, batch, poll or config["WORKER_POLL_SECONDS"], lease, stopper)
 
 

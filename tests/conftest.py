@@ -18,7 +18,7 @@ import pytest
 
 from app1 import create_app
 from courier import db as dbmod
-from courier import proof
+from courier import livehub, proof
 from courier.config import from_env
 
 # Under pytest-xdist (make test runs two workers) each worker has a database of its own.
@@ -70,6 +70,7 @@ def pytest_sessionstart(session):
 
 def pytest_sessionfinish(session, exitstatus):
     global _shared, _pool
+    livehub.stop_all()  # before the database goes: the live readers would log its absence
     for held in (_shared, _pool):
         if held is not None:
             held.close()
@@ -121,7 +122,15 @@ def empty_database():
             return
         cur.execute("SET FOREIGN_KEY_CHECKS = 0")
         for table in used:
-            cur.execute(f"TRUNCATE TABLE `{table}`" if table in TRUNCATED else f"DELETE FROM `{table}`")
+            if table in TRUNCATED:
+                # Keep ids growing, as in production (TRUNCATE would restart them at 1): a long-lived test
+                # server's live reader remembers the newest event id it has seen.
+                cur.execute(f"SELECT COALESCE(MAX(event_id), 0) + 1 AS next FROM `{table}`")
+                next_id = cur.fetchone()["next"]
+                cur.execute(f"TRUNCATE TABLE `{table}`")
+                cur.execute(f"ALTER TABLE `{table}` AUTO_INCREMENT = {int(next_id)}")
+            else:
+                cur.execute(f"DELETE FROM `{table}`")
         cur.execute("SET FOREIGN_KEY_CHECKS = 1")
 
 
@@ -151,7 +160,7 @@ def app():
         own.close()
         app.extensions["db_pool"] = _pool
     yield app
-    if app.extensions["db_pool"] is _pool and _pool._connections:
+    if app.extensions["db_pool"] is _pool and _pool.in_use:
         # A connection is still out (e.g. a stream left open): the next test gets a fresh pool.
         _pool.close()
         _pool = None

@@ -206,7 +206,7 @@ def test_orders_created_date_filters(client, world, some_orders, sql):
     assert admin_order_ids(client, admin, created_to="2020-01-15") == [a1]  # the whole day counts
     assert admin_order_ids(client, admin, created_from="2020-01-16", created_to="2021-12-31") == [a2]
     assert admin_order_ids(client, admin, created_from="2021-06-01T08:30:00Z") == [b1, a2]
-    assert admin_order_ids(client, admin, created_from="2021-06-01T08:30:01") == [b1]
+    assert admin_order_ids(client, admin, created_from="2021-06-01T08:30:01Z") == [b1]
     assert admin_order_ids(client, admin, created_from="2030-01-01") == []
 
 

@@ -211,6 +211,10 @@ CALLS = {
         f"/customer/orders/{c.assigned['order_id']}/qr",
         {},
     ),
+    ("GET", "/customer/orders/<int:order_id>/qr.svg"): lambda c, w: (
+        f"/customer/orders/{c.assigned['order_id']}/qr.svg",
+        {},
+    ),
     ("GET", "/customer/orders/<int:order_id>/delivery-code"): lambda c, w: (
         f"/customer/orders/{c.assigned['order_id']}/delivery-code",
         {},
@@ -251,17 +255,68 @@ CALLS = {
     ),
 }
 # Routes about one object of the caller's: another user of the same role gets 404.
+# Proof files, shipping labels and CSV imports.
+IMPORT_CSV = "delivery_address,recipient_name\n1 Import Road,Ivy\n"
+CALLS.update(
+    {
+        ("GET", "/admin/orders/<int:order_id>/label"): lambda c, w: (
+            f"/admin/orders/{c.pending['order_id']}/label",
+            {},
+        ),
+        ("POST", "/admin/labels"): lambda c, w: (
+            "/admin/labels",
+            {"json": {"order_ids": [c.pending["order_id"]]}},
+        ),
+        ("GET", "/customer/orders/<int:order_id>/label"): lambda c, w: (
+            f"/customer/orders/{c.pending['order_id']}/label",
+            {},
+        ),
+        ("GET", "/admin/orders/<int:order_id>/proof"): lambda c, w: (
+            f"/admin/orders/{c.delivered['order_id']}/proof",
+            {},
+        ),
+        ("GET", "/customer/orders/<int:order_id>/proof"): lambda c, w: (
+            f"/customer/orders/{c.delivered['order_id']}/proof",
+            {},
+        ),
+        ("POST", "/delivery/orders/<int:order_id>/proof"): lambda c, w: (
+            f"/delivery/orders/{c.out_for_delivery['order_id']}/proof",
+            {"data": {"code": c.out_for_delivery["code"]}, "content_type": "multipart/form-data"},
+        ),
+        ("POST", "/admin/orders/import"): lambda c, w: (
+            "/admin/orders/import",
+            {
+                "data": f"customer_id,delivery_address,recipient_name\n{c.users[CUSTOMER].id},1 Import Road,Ivy\n",
+                "content_type": "text/csv",
+            },
+        ),
+        ("GET", "/admin/orders/import/template.csv"): lambda c, w: ("/admin/orders/import/template.csv", {}),
+        ("POST", "/customer/orders/import"): lambda c, w: (
+            "/customer/orders/import",
+            {"data": IMPORT_CSV, "content_type": "text/csv"},
+        ),
+        ("GET", "/customer/orders/import/template.csv"): lambda c, w: (
+            "/customer/orders/import/template.csv",
+            {},
+        ),
+    }
+)
+
 OWNED = {
     ("GET", "/customer/track-order/<int:order_id>"),
     ("GET", "/customer/track-order/<int:order_id>/events"),
     ("POST", "/customer/cancel-order/<int:order_id>"),
     ("GET", "/customer/orders/<int:order_id>/qr"),
+    ("GET", "/customer/orders/<int:order_id>/qr.svg"),
     ("GET", "/customer/orders/<int:order_id>/delivery-code"),
     ("POST", "/customer/feedback"),
     ("POST", "/raise-issue"),
     ("PATCH", "/delivery/update-status"),
     ("POST", "/delivery/confirm-delivery"),
     ("PATCH", "/delivery/update-location"),
+    ("GET", "/customer/orders/<int:order_id>/label"),
+    ("GET", "/customer/orders/<int:order_id>/proof"),
+    ("POST", "/delivery/orders/<int:order_id>/proof"),
 }
 
 

@@ -19,7 +19,7 @@ CODE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{10}$")  # Crockford base32: no I, L, O, 
 ADMIN_ROUTES = ("/admin/override-delivery/{}", "/admin/unlock-delivery/{}")
 CUSTOMER_ROUTES = (
     "/customer/orders/{}/qr",
-    "/customer/orders/{}/qr?format=svg",
+    "/customer/orders/{}/qr.svg",
     "/customer/orders/{}/delivery-code",
 )
 
@@ -185,7 +185,7 @@ def test_qr_png_encodes_exactly_the_code(client, world, orders):
 def test_qr_svg_is_segnos_drawing_of_the_code(client, world, orders):
     oid = orders.place(world.alice)["order_id"]
     code = customer_code(client, world.alice, oid)
-    response = client.get(f"/customer/orders/{oid}/qr?format=svg", headers=world.alice.headers)
+    response = client.get(f"/customer/orders/{oid}/qr.svg", headers=world.alice.headers)
     assert response.status_code == 200
     assert response.mimetype == "image/svg+xml"
     assert response.headers["Cache-Control"] == "no-store"
@@ -195,10 +195,25 @@ def test_qr_svg_is_segnos_drawing_of_the_code(client, world, orders):
     assert b"<script" not in response.get_data()
 
 
-def test_qr_unknown_format_is_400(client, world, orders):
+@pytest.mark.parametrize("fmt", ["gif", "jpeg", ""])
+def test_qr_unknown_format_is_400(client, world, orders, fmt):
+    """/qr answers one media type, PNG (the SVG has its own route): any other ?format= is a 400."""
     oid = orders.place(world.alice)["order_id"]
-    response = client.get(f"/customer/orders/{oid}/qr?format=gif", headers=world.alice.headers)
+    response = client.get(f"/customer/orders/{oid}/qr?format={fmt}", headers=world.alice.headers)
     assert "format" in assert_error(response, 400)["fields"]
+
+
+def test_qr_format_svg_redirects_to_the_svg_route(client, world, orders):
+    """Older clients asked /qr?format=svg: they are sent to /qr.svg, which gives the same drawing."""
+    oid = orders.place(world.alice)["order_id"]
+    response = client.get(f"/customer/orders/{oid}/qr?format=svg", headers=world.alice.headers)
+    assert response.status_code == 307
+    assert response.headers["Location"].endswith(f"/customer/orders/{oid}/qr.svg")
+    followed = client.get(
+        f"/customer/orders/{oid}/qr?format=svg", headers=world.alice.headers, follow_redirects=True
+    )
+    assert followed.status_code == 200 and followed.mimetype == "image/svg+xml"
+    assert followed.data == client.get(f"/customer/orders/{oid}/qr.svg", headers=world.alice.headers).data
 
 
 @pytest.mark.parametrize("url", CUSTOMER_ROUTES)

@@ -3,7 +3,6 @@ and an unknown account answered exactly like a wrong password, in about the same
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -172,5 +171,6 @@ def test_unknown_account_and_wrong_password_take_about_the_same_time(auth):
             start = time.perf_counter()
             assert client.post("/login", json=body).status_code == 401
             times[name].append(time.perf_counter() - start)
-    unknown, wrong = statistics.median(times["unknown"]), statistics.median(times["wrong"])
+    # The fastest of each kind is its own cost; slower samples only measure what else the machine was doing.
+    unknown, wrong = min(times["unknown"]), min(times["wrong"])
     assert 0.5 < unknown / wrong < 2, (unknown, wrong)

@@ -9,6 +9,7 @@ breaks the document. FUZZ_MAX_EXAMPLES (default 30) bounds the examples per oper
 import logging
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,9 +27,13 @@ from courier.auth import hash_password
 from courier.config import from_env
 
 PASSWORD = "fuzz-password-1"
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+CHECKS = "all"
 # Streams stay open (they would only time out); /logout would end the very session the run is using.
-EXCLUDE_PATHS = r"(/events$|^/logout$)"
+# The CSV imports (a text/csv or multipart body) make schemathesis 4.32 itself fail in its coverage phase
+# ("AST constructor recursion depth mismatch" in hypothesis' lambda descriptions, with --workers 2), whatever
+# the server answers; tests/test_import.py covers them (bad files, headers, sizes, roles).
+EXCLUDE_PATHS = r"(/events$|^/logout$|/orders/import$)"
 DELETE_USER = "^/admin/delete-user/"
 # Each run: the role, the tags of the operations it covers (admins also cover every public route), and the
 # paths it leaves out. Deleting users runs last, on its own: it may close the accounts the other runs use.
@@ -42,6 +47,8 @@ RUNS = [
     ),
     ("admin", "Admin", f"^(?!{DELETE_USER[1:]})"),
 ]
+# The last run has no links among its operations: no stateful phase there.
+PHASES = ["examples,coverage,fuzzing,stateful"] * 3 + ["examples,coverage,fuzzing"]
 
 
 def config():
@@ -53,6 +60,9 @@ def config():
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(hours=2),
         BCRYPT_LOG_ROUNDS=4,
         RATELIMIT_ENABLED=False,
+        POD_STORAGE_DIR=tempfile.mkdtemp(
+            prefix="courier-fuzz-pod-"
+        ),  # proof files of the run, not in the repo
     )
     return cfg
 
@@ -119,21 +129,22 @@ def tokens(app):
     return found
 
 
-def schemathesis(base, token, tags, exclude, max_examples):
+def schemathesis(base, token, tags, exclude, max_examples, phases):
     st = Path(sys.executable).with_name("st")
     command = [
-        str(st), "run", f"{base}/openapi.json",
+        str(st), "--config-file", str(CONFIG), "run", f"{base}/openapi.json",
         "--url", base,
         "--header", f"Authorization: Bearer {token}",
         "--checks", CHECKS,
         "--include-tag-regex", f"^({tags})$",
         "--exclude-path-regex", exclude,
-        "--phases", "examples,coverage,fuzzing",
+        "--phases", phases,
+        "--mode", "all",  # positive and negative data
         "--max-examples", str(max_examples),
         "--request-timeout", "10",
         "--seed", os.environ.get("FUZZ_SEED", "4242"),
         "--generation-database", "none",  # reproducible from the seed alone
-        "--workers", "2",
+        "--workers", "1",  # 2 hit a CPython 3.11 race in hypothesis (AST constructor recursion depth)
         "--no-color",
     ]  # fmt: skip
     with tempfile.TemporaryDirectory() as workdir:  # schemathesis keeps a cache in its working directory
@@ -155,13 +166,14 @@ def main():
         print(f"fuzz: serving {cfg['MYSQL_DB']} at {base}", flush=True)
         role_tokens = tokens(app)
         failed = []
-        for role, tags, exclude in RUNS:
+        for (role, tags, exclude), phases in zip(RUNS, PHASES, strict=True):
             print(f"\n===== schemathesis as {role} ({tags}; not {exclude}) =====", flush=True)
-            if schemathesis(base, role_tokens[role], tags, exclude, max_examples) != 0:
+            if schemathesis(base, role_tokens[role], tags, exclude, max_examples, phases) != 0:
                 failed.append(role)
         server.shutdown()
     finally:
         drop(cfg)
+        shutil.rmtree(cfg["POD_STORAGE_DIR"], ignore_errors=True)
     if failed:
         print(f"fuzz: schemathesis found failures in the {', '.join(failed)} run(s)")
     else:

@@ -41,12 +41,14 @@ export function onSessionEnded(handler) {
 async function send(path, { method = "GET", body, headers = {}, token = null, signal } = {}) {
   const all = { Accept: "application/json", ...headers };
   if (token) all.Authorization = `Bearer ${token}`;
-  if (body !== undefined) all["Content-Type"] = "application/json";
+  // FormData (file uploads) goes as multipart, with the boundary the browser sets; anything else as JSON.
+  const form = typeof FormData !== "undefined" && body instanceof FormData;
+  if (body !== undefined && !form) all["Content-Type"] = "application/json";
   try {
     return await fetch(base + path, {
       method,
       headers: all,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || form ? body : JSON.stringify(body),
       cache: "no-store",
       signal,
     });
@@ -94,7 +96,7 @@ function refreshToken() {
 
 /**
  * One API call; resolves to the fetch Response when it succeeded, throws an ApiError otherwise.
- * options: method, body (sent as JSON), headers, signal, auth (false: send no token).
+ * options: method, body (sent as JSON, or a FormData as multipart), headers, signal, auth (false: send no token).
  */
 export async function request(path, options = {}) {
   const useToken = options.auth !== false && session.get();

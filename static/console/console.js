@@ -4,6 +4,7 @@ import * as admin from "./admin.js";
 import { api, onSessionEnded, session } from "./api.js";
 import * as courier from "./courier.js";
 import * as customer from "./customer.js";
+import * as imports from "./imports.js";
 import * as dispatch from "./dispatch.js";
 import { $, bindForm, fill, flash, h, showError } from "./ui.js";
 
@@ -18,6 +19,7 @@ const ROUTES = {
   admin: [
     { path: "dashboard", label: "Dashboard", view: "dashboard", open: admin.openDashboard },
     { path: "orders", label: "Orders", view: "admin-orders", open: admin.openOrders },
+    { path: "import", label: "Import", view: "admin-import", open: imports.openImport },
     { path: "users", label: "Users", view: "users", open: admin.openUsers },
     { path: "issues", label: "Issues", view: "issues", open: admin.openIssues },
     { path: "dispatch", label: "Dispatch", view: "dispatch", open: dispatch.openDispatch },

@@ -2,6 +2,7 @@
 // confirming delivery with the customer's code (typed or scanned), and sharing the browser's location.
 
 import { api, withQuery } from "./api.js";
+import { proofForm, trackingNumberIn } from "./proof.js";
 import { canScan, scanInto } from "./scan.js";
 import { $, FINAL, REASONS, fill, flash, formatTime, h, showError, statusBadge } from "./ui.js";
 
@@ -63,8 +64,14 @@ function confirmForm(card, order) {
   return form;
 }
 
+function withProof(card, order) {
+  const code = $("input[name=code]", card);
+  const run = (action) => act(card, order, action, `Order #${order.order_id} is delivered with proof.`);
+  return proofForm(order, code, run);
+}
+
 function orderCard(order) {
-  const card = h("li", { class: "card order-card", dataset: { orderId: order.order_id } });
+  const card = h("li", { class: "card order-card", dataset: { orderId: order.order_id, tracking: order.tracking_number } });
   const phone = order.recipient_phone ? h("a", { href: `tel:${order.recipient_phone}` }, order.recipient_phone) : null;
   fill(
     card,
@@ -78,6 +85,7 @@ function orderCard(order) {
     order.status === "Out for Delivery" ? [failedAttempt(card, order), confirmForm(card, order)] : null,
     h("p", { class: "error", role: "alert", hidden: true }),
   );
+  if (order.status === "Out for Delivery") card.insertBefore(withProof(card, order), $(".error", card));
   return card;
 }
 
@@ -108,6 +116,36 @@ async function loadAssigned() {
 }
 
 $("#courier-refresh").addEventListener("click", loadAssigned);
+
+// ------------------------------------------------------------------------------------ Opening an order by its label
+
+function openParcel(text) {
+  const form = $("#find-parcel");
+  showError($(".error", form), null);
+  const number = trackingNumberIn(text);
+  const card = [...list.children].find((item) => item.dataset.tracking === number);
+  if (!card) {
+    showError($(".error", form), new Error(`Parcel ${number} is not among your assigned orders.`));
+    return;
+  }
+  for (const other of list.querySelectorAll(".order-card.found")) other.classList.remove("found");
+  card.classList.add("found");
+  card.scrollIntoView({ behavior: "smooth", block: "center" });
+  flash(`Order #${card.dataset.orderId} opened.`);
+}
+
+$("#find-parcel").addEventListener("submit", (event) => {
+  event.preventDefault();
+  openParcel($("#find-parcel input[name=tracking]").value);
+});
+if (canScan()) {
+  const scan = $("#scan-label");
+  scan.hidden = false;
+  scan.addEventListener("click", () => {
+    const input = $("#find-parcel input[name=tracking]");
+    scanInto($("#find-parcel"), input, () => openParcel(input.value));
+  });
+}
 
 // ------------------------------------------------------------------------------------ Location sharing
 

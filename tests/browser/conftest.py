@@ -48,8 +48,12 @@ def console_url(tmp_path_factory):
         "MAP_TILE_URL": TILE_URL,
         "TRACK_RATE_LIMIT": "1000/minute",
         "LOGIN_LIMIT_PER_IP": "1000 per 15 minutes",
+        # Sessions are revoked behind the server's back (SQL) and the very next page load must see it.
+        "SESSION_CACHE_SECONDS": "0",
     }
-    with start_servers(tmp_path_factory.mktemp("console"), names=("console",), **settings) as servers:
+    root = tmp_path_factory.mktemp("console")
+    settings["POD_STORAGE_DIR"] = str(root / "pod")  # proof photos and signatures of the browser tests
+    with start_servers(root, names=("console",), **settings) as servers:
         yield f"http://127.0.0.1:{servers['console']}"
 
 

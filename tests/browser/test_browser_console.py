@@ -42,7 +42,9 @@ def test_admin_logs_in_with_username_and_logs_out(pages, auth, sql):
     page = pages.new()
     login(page, admin)
     expect(page.locator("#who-name")).to_have_text(f"{admin.login} · Admin")
-    expect(page.locator("#nav a")).to_have_text(["Dashboard", "Orders", "Users", "Issues", "Dispatch"])
+    expect(page.locator("#nav a")).to_have_text(
+        ["Dashboard", "Orders", "Import", "Users", "Issues", "Dispatch"]
+    )
     stored = json.loads(page.evaluate("sessionStorage.getItem('courier.session')"))
     assert (
         stored["role"] == "admin" and stored["id"] == admin.id and stored["token"] and stored["refresh_token"]
@@ -112,7 +114,7 @@ def test_placing_an_order_without_the_required_fields_says_which(pages, auth, sq
     page.get_by_label("Weight (kg)").fill("-2")
     page.get_by_role("button", name="Place order").click()
     expect(page.locator("#place-order-form").get_by_role("alert")).to_have_text(
-        "weight_kg must be greater than 0."
+        "weight_kg must be at least 0.001."
     )
     assert count(sql, "orders") == 0
 

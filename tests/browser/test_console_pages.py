@@ -59,11 +59,14 @@ def test_tracking_page_allows_the_tile_host_for_images_only(client):
 
 
 def test_tracking_page_escapes_the_tracking_number(client):
-    response = client.get('/t/"><img src=x onerror=alert(1)>')
+    response = client.get('/t/"><img src=x onerror=1>')  # 23 characters: a tracking number's length
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<img src=x" not in html
-    assert 'data-tracking-number="&#34;&gt;&lt;img src=x onerror=alert(1)&gt;"' in html
+    assert 'data-tracking-number="&#34;&gt;&lt;img src=x onerror=1&gt;"' in html
+    # Longer than any tracking number (what the document says): 404, and nothing of it is echoed.
+    response = client.get('/t/"><img src=x onerror=alert(1)>')
+    assert response.status_code == 404 and "<img" not in response.get_data(as_text=True)
 
 
 def test_tracking_page_without_tiles_has_no_map(app, client):
