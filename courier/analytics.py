@@ -266,5 +266,5 @@ def summary(date_from, date_to):
             "ratings": count,
             "average_rating": _ratio(sum(t for _, t in ratings.values()), count, 2),
         },
-        "eta": eta.accuracy(start, end),  # about the orders *delivered* in the range
+        "eta": eta.accuracy(_chunks(start, end)),  # about the orders *delivered* in the range
     }
