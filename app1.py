@@ -870,7 +870,9 @@ def customer_preferences(caller):
 )  # fmt: skip
 def customer_update_preferences(caller, body):
     """Switch email and/or SMS notifications on or off."""
-    preferences = notifications.set_preferences(caller.id, body.get("email"), body.get("sms"))
+    preferences = notifications.set_preferences(
+        caller.id, body.get("email"), body.get("sms"), body.get("arriving_soon")
+    )
     return {"message": "Preferences updated", "preferences": preferences}
 
 

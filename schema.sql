@@ -387,6 +387,8 @@ CREATE TABLE IF NOT EXISTS route_stops (
 ALTER TABLE orders ADD COLUMN IF NOT EXISTS late_risk TINYINT(1) NOT NULL DEFAULT 0
   COMMENT 'the latest ETA is after the delivery window (or SLA_HOURS)';
 ALTER TABLE orders ADD INDEX IF NOT EXISTS ix_orders_late_risk (late_risk, created_at);
+ALTER TABLE customers ADD COLUMN IF NOT EXISTS notify_arriving_soon TINYINT(1) NOT NULL DEFAULT 0
+  COMMENT 'opted in to an arriving-soon email/SMS';
 
 CREATE TABLE IF NOT EXISTS order_etas (
   order_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
@@ -406,6 +408,7 @@ CREATE TABLE IF NOT EXISTS order_etas (
   error_seconds INT NULL COMMENT 'Delivered: actual arrival minus last_expected',
   abs_error_seconds INT UNSIGNED NULL,
   in_window TINYINT(1) NULL COMMENT 'Delivered: actual arrival between last_earliest and last_latest',
+  arriving_soon_at DATETIME(6) NULL COMMENT 'when the customer was told the courier is ARRIVING_SOON_STOPS away',
   KEY ix_order_etas_delivered (delivered_at, delivery_person_id, abs_error_seconds, in_window)
     COMMENT 'covers the analytics eta block and the window history'
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -154,6 +154,8 @@ SETTINGS = {
     "ETA_DEFAULT_LATE_MINUTES": (15.0, float),
     "ARRIVAL_RADIUS_M": (100.0, float),
     "SLA_HOURS": (48.0, float),
+    # Customers who opted in get an "arriving soon" email/SMS when the courier is this many stops away (0: never)
+    "ARRIVING_SOON_STOPS": (2, int),
     # A Nominatim-compatible geocoder for orders placed without coordinates (empty: they stay unroutable)
     "GEOCODER_URL": ("", lambda text: text.rstrip("/")),
     "GEOCODER_TIMEOUT_SECONDS": (10.0, float),

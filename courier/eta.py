@@ -43,7 +43,8 @@ PICKUP_STATUSES = ("Assigned",)  # the parcel is not with the courier yet: its p
 ORDER_COLUMNS = (
     "o.order_id, o.tracking_number, o.status, o.assigned_to, o.location, o.created_at, o.updated_at,"
     " o.pickup_latitude, o.pickup_longitude, o.delivery_latitude, o.delivery_longitude, o.window_start,"
-    " o.window_end, o.late_risk, e.expected AS eta_expected, e.first_expected, e.arrived_at"
+    " o.window_end, o.late_risk, e.expected AS eta_expected, e.first_expected, e.arrived_at,"
+    " e.arriving_soon_at, c.notify_arriving_soon"
 )
 
 
@@ -205,7 +206,7 @@ def recompute(courier_id, now=None):
             return
         orders = query(
             f"SELECT {ORDER_COLUMNS} FROM orders o LEFT JOIN order_etas e ON e.order_id = o.order_id"
-            " WHERE o.assigned_to = %s AND o.closed_at IS NULL ORDER BY o.order_id",
+            " JOIN customers c ON c.customer_id = o.customer_id WHERE o.assigned_to = %s AND o.closed_at IS NULL ORDER BY o.order_id",
             (courier_id,),
         )
         if not orders:
@@ -262,6 +263,9 @@ def _update(courier, order, plan, reason, early, late, now):
             keep_last,
         ),
     )
+    if _arriving_soon(order, arrived, stops_before):
+        execute("UPDATE order_etas SET arriving_soon_at = %s WHERE order_id = %s", (now, order["order_id"]))
+        _event(order, "arriving_soon", f"The courier is {stops_before + 1} stop(s) away")
     if arrived:
         _event(order, "arrived", "The courier has arrived", courier["latitude"], courier["longitude"])
     elif (
@@ -276,6 +280,22 @@ def _update(courier, order, plan, reason, early, late, now):
         )
         if late_risk:
             _late_risk_webhook({**order, "eta_expected": expected, "eta_latest": latest})
+
+
+def _arriving_soon(order, arrived, stops_before):
+    """Whether to tell an opted-in customer now: Out for Delivery, not arrived, not told yet, and the courier
+    at most ARRIVING_SOON_STOPS stops away (their own stop counts: 1 means it is next)."""
+    limit = int(current_app.config["ARRIVING_SOON_STOPS"])
+    return (
+        limit > 0
+        and order["status"] == OUT_FOR_DELIVERY
+        and bool(order["notify_arriving_soon"])
+        and order["arriving_soon_at"] is None
+        and not arrived
+        and order["arrived_at"] is None
+        and stops_before is not None
+        and stops_before + 1 <= limit
+    )
 
 
 def recompute_quietly(courier_id, now=None):

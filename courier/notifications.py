@@ -76,6 +76,8 @@ def event_type_of(type_, status):
         return "order.delivery_locked"
     if type_ == "arrived":
         return "order.arrived"
+    if type_ == "arriving_soon":
+        return "order.arriving_soon"
     if type_ == "status":
         return STATUS_EVENTS.get(status)
     return None
@@ -97,7 +99,7 @@ def _order_with_customer(order_id, order_event_id):
     return query(
         f"SELECT {ORDER_COLUMNS}, e.created_at AS event_at, e.reason, e.note,"
         " c.name AS customer_name, c.email AS customer_email, c.phone AS customer_phone,"
-        " c.notify_email, c.notify_sms, c.deleted_at AS customer_deleted_at"
+        " c.notify_email, c.notify_sms, c.notify_arriving_soon, c.deleted_at AS customer_deleted_at"
         " FROM orders o JOIN customers c ON c.customer_id = o.customer_id"
         " LEFT JOIN order_events e ON e.event_id = %s AND e.order_id = o.order_id"
         " WHERE o.order_id = %s",
@@ -118,7 +120,8 @@ def on_order_event(order_id, order_event_id, type_, status):
     row = _order_with_customer(order_id, order_event_id)
     event_id = uuid.uuid4().hex
     keys = {"order_id": order_id, "order_event_id": order_event_id}
-    if event_type in CUSTOMER_EVENTS and row["customer_deleted_at"] is None:
+    opted_in = event_type != "order.arriving_soon" or row["notify_arriving_soon"]  # an opt-in message
+    if event_type in CUSTOMER_EVENTS and row["customer_deleted_at"] is None and opted_in:
         _queue_customer(event_type, event_id, row, config, keys)
     if subscribers:
         order = {key: row[key] for key in (*ORDER_KEYS, "event_at", "reason", "note")}
@@ -265,29 +268,35 @@ def retry(notification_id):
 
 
 def get_preferences(customer_id):
-    """Which notifications the customer gets: {"email": bool, "sms": bool}."""
+    """Which notifications the customer gets: {"email": bool, "sms": bool, "arriving_soon": bool}."""
     row = query(
-        "SELECT notify_email, notify_sms FROM customers WHERE customer_id = %s AND deleted_at IS NULL",
+        "SELECT notify_email, notify_sms, notify_arriving_soon FROM customers"
+        " WHERE customer_id = %s AND deleted_at IS NULL",
         (customer_id,),
         one=True,
     )
     if row is None:
         raise not_found("Customer")
-    return {"email": bool(row["notify_email"]), "sms": bool(row["notify_sms"])}
+    return {
+        "email": bool(row["notify_email"]),
+        "sms": bool(row["notify_sms"]),
+        "arriving_soon": bool(row["notify_arriving_soon"]),
+    }
 
 
-def set_preferences(customer_id, email=None, sms=None):
-    """Switch email and/or SMS on or off (None leaves it as it is); 400 when both are missing."""
-    if email is None and sms is None:
+def set_preferences(customer_id, email=None, sms=None, arriving_soon=None):
+    """Switch email, SMS and the arriving-soon message on or off (None leaves it as it is); 400 when all
+    are missing."""
+    if email is None and sms is None and arriving_soon is None:
         raise bad_request(
             "Send email, sms, or both",
             "missing_fields",
             {"email": "required without sms", "sms": "required without email"},
         )
     execute(
-        "UPDATE customers SET notify_email = COALESCE(%s, notify_email), notify_sms = COALESCE(%s, notify_sms)"
-        " WHERE customer_id = %s AND deleted_at IS NULL",
-        (email, sms, customer_id),
+        "UPDATE customers SET notify_email = COALESCE(%s, notify_email), notify_sms = COALESCE(%s, notify_sms),"
+        " notify_arriving_soon = COALESCE(%s, notify_arriving_soon) WHERE customer_id = %s AND deleted_at IS NULL",
+        (email, sms, arriving_soon, customer_id),
     )
     return get_preferences(customer_id)
 

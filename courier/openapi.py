@@ -355,7 +355,9 @@ def _analytics_schema():
 RESPONSE_SCHEMAS.update(
     {
         "Preferences": shape(
-            ["preferences"], message=STR, preferences=shape(["email", "sms"], email=BOOL, sms=BOOL)
+            ["preferences"],
+            message=STR,
+            preferences=shape(["email", "sms", "arriving_soon"], email=BOOL, sms=BOOL, arriving_soon=BOOL),
         ),
         "DeliveryCode": shape(
             ["order_id", "tracking_number", "code", "qr_url"],

@@ -262,6 +262,7 @@ PREFERENCES = obj(
     ),
     email={"type": "boolean"},
     sms={"type": "boolean"},
+    arriving_soon={"type": "boolean"},
 )
 CONFIRM_DELIVERY = obj(
     ["order_id", "code"],

@@ -80,6 +80,7 @@ EVENT_TYPES = [
     "order.cancelled",
     "order.delivery_locked",
     "order.arrived",
+    "order.arriving_soon",
     "order.late_risk",
     "issue.answered",
 ]
@@ -98,6 +99,7 @@ ORDER_WORDS = {
     "order.picked_up": ("Your parcel has been picked up", "Picked Up"),
     "order.in_transit": ("Your parcel is in transit", "In Transit"),
     "order.out_for_delivery": ("Your parcel is out for delivery", "Out for Delivery"),
+    "order.arriving_soon": ("Your courier is nearly there", "Out for Delivery"),
     "order.delivered": ("Your parcel has been delivered", "Delivered"),
     "order.failed_attempt": ("We could not deliver your parcel", "Failed Attempt"),
     "order.returned": ("Your parcel has been returned to the sender", "Returned"),
@@ -111,6 +113,7 @@ ORDER_PHRASES = {
     "order.picked_up": "has been picked up",
     "order.in_transit": "is in transit",
     "order.out_for_delivery": "is out for delivery",
+    "order.arriving_soon": "is nearly there: the courier is a few stops away",
     "order.delivered": "has been delivered",
     "order.failed_attempt": "could not be delivered",
     "order.returned": "has been returned to the sender",

@@ -417,3 +417,58 @@ def test_analytics_eta_block_equals_a_hand_computed_fixture(client, world, sql):
         },
     ]
     assert_error(client.get("/admin/analytics", headers=world.dave.headers), 403)
+
+
+# --------------------------------------------------------------------------------------------
+# Arriving soon (opt-in)
+# --------------------------------------------------------------------------------------------
+
+
+def test_arriving_soon_is_opt_in_and_sent_once(app, client, world, orders, sql, clock):
+    app.config.update(ARRIVING_SOON_STOPS=1, SMS_PROVIDER="log")
+    sql(
+        "UPDATE customers SET phone = '+15550002222', notify_sms = 1 WHERE customer_id = %s",
+        (world.alice.id,),
+    )
+    first = out_for_delivery(orders, world)
+    second_point = north_of(DEST, -2000)
+    second = out_for_delivery(
+        orders, world, delivery_latitude=second_point[0], delivery_longitude=second_point[1]
+    )
+    # Not opted in: nothing, even when the stop is next.
+    ping(client, world.dave, north_of(DEST, 3000))
+    assert events(sql, first["order_id"], "arriving_soon") == []
+
+    response = client.patch(
+        "/customer/preferences", json={"arriving_soon": True}, headers=world.alice.headers
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["preferences"]["arriving_soon"] is True
+    clock.advance(minutes=1)
+    ping(client, world.dave, north_of(DEST, 2900))
+    # The first order's stop is next (1 stop away): told once; the second is 2 stops away: not yet.
+    assert len(events(sql, first["order_id"], "arriving_soon")) == 1
+    assert events(sql, second["order_id"], "arriving_soon") == []
+    sms = sql(
+        "SELECT payload FROM notifications WHERE channel = 'sms' AND event_type = 'order.arriving_soon'"
+        " AND order_id = %s",
+        (first["order_id"],),
+    )
+    assert len(sms) == 1 and "nearly there" in sms[0]["payload"]
+    clock.advance(minutes=1)
+    ping(client, world.dave, north_of(DEST, 2800))
+    assert len(events(sql, first["order_id"], "arriving_soon")) == 1
+    # The first is delivered: the second's stop is next now.
+    orders.move(world.dave, first["order_id"], "Delivered")
+    assert len(events(sql, second["order_id"], "arriving_soon")) == 1
+
+
+def test_arriving_soon_preference_bad_input(client, world):
+    response = client.patch(
+        "/customer/preferences", json={"arriving_soon": "yes"}, headers=world.alice.headers
+    )
+    assert_error(response, 400)
+    assert_error(client.patch("/customer/preferences", json={"arriving_soon": True}), 401)
+    assert_error(
+        client.patch("/customer/preferences", json={"arriving_soon": True}, headers=world.dave.headers), 403
+    )

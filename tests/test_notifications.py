@@ -211,7 +211,7 @@ def prefs(sql, customer_id):
 def test_preferences_read_and_update(client, world, sql):
     response = client.get("/customer/preferences", headers=world.alice.headers)
     assert response.status_code == 200 and response.get_json() == {
-        "preferences": {"email": True, "sms": True}
+        "preferences": {"email": True, "sms": True, "arriving_soon": False}
     }
     assert_schema(response.get_json(), "Preferences")
 
@@ -219,22 +219,23 @@ def test_preferences_read_and_update(client, world, sql):
     assert response.status_code == 200
     assert response.get_json() == {
         "message": "Preferences updated",
-        "preferences": {"email": False, "sms": True},
+        "preferences": {"email": False, "sms": True, "arriving_soon": False},
     }
     assert_schema(response.get_json(), "Preferences")
     assert prefs(sql, world.alice.id) == (0, 1)
     response = client.patch("/customer/preferences", json={"sms": False}, headers=world.alice.headers)
-    assert response.get_json()["preferences"] == {"email": False, "sms": False}
+    assert response.get_json()["preferences"] == {"email": False, "sms": False, "arriving_soon": False}
     response = client.patch(
         "/customer/preferences", json={"email": True, "sms": True}, headers=world.alice.headers
     )
-    assert response.get_json()["preferences"] == {"email": True, "sms": True}
+    assert response.get_json()["preferences"] == {"email": True, "sms": True, "arriving_soon": False}
     assert prefs(sql, world.alice.id) == (1, 1)
     client.patch("/customer/preferences", json={"sms": False}, headers=world.alice.headers)
     assert prefs(sql, world.bob.id) == (1, 1)  # only the caller's account changes
     assert client.get("/customer/preferences", headers=world.bob.headers).get_json()["preferences"] == {
         "email": True,
         "sms": True,
+        "arriving_soon": False,
     }
 
 

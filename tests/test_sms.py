@@ -104,7 +104,7 @@ def test_unknown_provider_queues_nothing_and_says_so(app, world, orders, phone, 
 def test_sms_preference_off_or_no_phone_queues_nothing(app, client, world, orders, phone, sql):
     app.config.update(SMS_PROVIDER="log")
     response = client.patch("/customer/preferences", json={"sms": False}, headers=world.alice.headers)
-    assert response.get_json()["preferences"] == {"email": True, "sms": False}
+    assert response.get_json()["preferences"] == {"email": True, "sms": False, "arriving_soon": False}
     order = orders.place(world.alice)
     orders.assign(world.admin, order["order_id"], world.dave)
     other = orders.place(world.bob)  # Bob has no phone number
