@@ -8,7 +8,7 @@ import { $, FINAL, coordinates, etaText, formatTime, renderTimeline, showError, 
 const number = document.body.dataset.trackingNumber;
 const tileUrl = document.body.dataset.tileUrl || "";
 const path = `/track/${encodeURIComponent(number)}`;
-const EVENT_TYPES = ["created", "status", "assignment", "location", "locked", "unlocked", "arrived", "eta"];
+const EVENT_TYPES = ["created", "status", "assignment", "location", "locked", "unlocked", "arriving_soon", "arrived", "eta"];
 const OUT = "Out for Delivery";
 
 const state = { status: null, events: [], position: null, lastLocation: null, eta: null };
