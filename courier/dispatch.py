@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from . import lifecycle, routing, shifts, solver
 from .auth import Caller
-from .db import execute, query
+from .db import execute, query, transaction
 from .errors import ApiError, bad_request, conflict, not_found
 from .middleware import ApiJSONProvider
 
@@ -402,6 +402,7 @@ def save_route(courier_id, stops):
         )
 
 
+@transaction()
 def apply_plan(plan_id, caller):
     """Assign every routed order of the plan, each with its event and notifications. Call in a transaction."""
     row = _plan_row(plan_id, lock=True)
@@ -565,6 +566,7 @@ def _walk(courier, rows, order, config):
     }
 
 
+@transaction()
 def optimize_route(courier_id, config):
     """Re-solve the courier's remaining stops from where they are now and store the new order.
 
