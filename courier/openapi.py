@@ -635,7 +635,10 @@ POD_FORM = {
             "code": {
                 **STR,
                 "maxLength": 64,
-                "description": "The delivery code (as POD_REQUIRE asks; checked if sent)",
+                "description": (
+                    "The delivery code, checked if sent. Delivered needs what POD_REQUIRE asks (default `code`:"
+                    " a non-empty code; `photo`, `signature`, or `any` of the three): 400 when it is missing"
+                ),
             },
             "reason": {"enum": vocabulary.FAILURE_REASONS, "description": "Required with Failed Attempt"},
             "note": {**STR, "maxLength": 1000},
