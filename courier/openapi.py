@@ -618,7 +618,15 @@ CSV = {"text/csv": {"schema": STR}}
 JSON_DOC = {"application/json": {"schema": {"type": "object"}}}
 HTML, ANY = {"text/html": {"schema": STR}}, {"*/*": {"schema": STR}}
 BINARY = {"type": "string", "format": "binary"}
-LABEL = {"application/pdf": {"schema": BINARY}, "application/zpl": {"schema": STR}}
+# One media type (a range) for both label formats, so generated clients read either as bytes.
+LABEL = {
+    "application/*": {
+        "schema": {
+            **BINARY,
+            "description": "application/pdf, or application/zpl (ZPL II text) with ?format=zpl",
+        }
+    }
+}
 PROOF_ANSWER = {
     "application/json": {"schema": ref("OrderProof")},
     "image/jpeg": {"schema": BINARY},
