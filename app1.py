@@ -683,8 +683,7 @@ def admin_couriers(query):
 )  # fmt: skip
 def admin_update_courier(courier_id, body):
     """Set a courier's capacity (kg, parcels), depot and shift hours (UTC)."""
-    with db.transaction():
-        courier = shifts.update_settings(courier_id, body)
+    courier = shifts.update_settings(courier_id, body)
     return {"message": "Courier updated", "courier": courier}
 
 
@@ -711,8 +710,7 @@ def admin_plan(plan_id):
 )  # fmt: skip
 def admin_apply_plan(plan_id, caller):
     """Assign every routed order of the plan in one transaction (409 plan_stale if anything changed)."""
-    with db.transaction():
-        assigned = dispatch.apply_plan(plan_id, caller)
+    assigned = dispatch.apply_plan(plan_id, caller)
     return {"message": "Plan applied", "plan": dispatch.get_plan(plan_id), "assigned": assigned}
 
 
@@ -1037,8 +1035,7 @@ def delivery_history(caller, query):
 )  # fmt: skip
 def delivery_shift_start(caller):
     """Start your shift: from now on, plans and auto-dispatch include you."""
-    with db.transaction():
-        courier = shifts.start_shift(caller.id)
+    courier = shifts.start_shift(caller.id)
     return {"message": "Shift started", "courier": courier}
 
 
@@ -1048,8 +1045,7 @@ def delivery_shift_start(caller):
 )  # fmt: skip
 def delivery_shift_end(caller):
     """End your shift: plans and auto-dispatch leave you out."""
-    with db.transaction():
-        courier = shifts.end_shift(caller.id)
+    courier = shifts.end_shift(caller.id)
     return {"message": "Shift ended", "courier": courier}
 
 
@@ -1062,8 +1058,7 @@ def delivery_route(caller):
 @route("POST", "/delivery/route/optimize", tag=COURIER_TAG, roles=(COURIER,), responses={200: "Route"})
 def delivery_route_optimize(caller):
     """Re-solve your remaining stops from where you are now, and keep the new order."""
-    with db.transaction():
-        route = dispatch.optimize_route(caller.id, current_app.config)
+    route = dispatch.optimize_route(caller.id, current_app.config)
     return {"message": "Route optimised", "route": route}
 
 

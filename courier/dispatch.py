@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from . import eta, lifecycle, routing, shifts, solver
 from .auth import Caller
-from .db import execute, query
+from .db import execute, query, transaction
 from .errors import ApiError, bad_request, conflict, not_found
 from .middleware import ApiJSONProvider
 
@@ -403,6 +403,7 @@ def save_route(courier_id, stops):
     eta.route_changed(courier_id)
 
 
+@transaction()
 def apply_plan(plan_id, caller):
     """Assign every routed order of the plan, each with its event and notifications. Call in a transaction."""
     row = _plan_row(plan_id, lock=True)
@@ -566,6 +567,7 @@ def _walk(courier, rows, order, config):
     }
 
 
+@transaction()
 def optimize_route(courier_id, config):
     """Re-solve the courier's remaining stops from where they are now and store the new order.
 

@@ -106,12 +106,14 @@ WEBHOOKS_SQL = (
     "SELECT webhook_id, consecutive_failures, disabled_at IS NOT NULL AS disabled FROM webhooks"
     " WHERE deleted_at IS NULL ORDER BY webhook_id LIMIT 1000"
 )
-# Couriers with at least one open order (no shift concept yet: an open order is "on shift").
+# Couriers at work: on shift (POST /delivery/shift/start) or carrying an open order; "stale" ones of those sent
+# no position for STALE_PING_SECONDS.
 COURIERS_SQL = (
-    "SELECT COUNT(*) AS active,"
-    " COALESCE(SUM(d.position_at IS NULL OR d.position_at < UTC_TIMESTAMP(6) - INTERVAL %s SECOND), 0) AS stale"
-    " FROM delivery_persons d WHERE d.deleted_at IS NULL AND EXISTS"
-    " (SELECT 1 FROM orders o WHERE o.assigned_to = d.delivery_person_id AND o.closed_at IS NULL)"
+    "SELECT COALESCE(SUM(busy), 0) AS active, COALESCE(SUM(on_shift), 0) AS on_shift,"
+    " COALESCE(SUM(position_at IS NULL OR position_at < UTC_TIMESTAMP(6) - INTERVAL %s SECOND), 0) AS stale"
+    " FROM (SELECT d.position_at, d.on_shift_since IS NOT NULL AS on_shift, EXISTS"
+    " (SELECT 1 FROM orders o WHERE o.assigned_to = d.delivery_person_id AND o.closed_at IS NULL) AS busy"
+    " FROM delivery_persons d WHERE d.deleted_at IS NULL) AS c WHERE on_shift OR busy"
 )
 
 
@@ -175,12 +177,14 @@ class DatabaseCollector:
             "courier_couriers_active", "Couriers with at least one open (assigned, not final) order"
         )
         active.add_metric([], int(row["active"]))
+        on_shift = GaugeMetricFamily("courier_couriers_on_shift", "Couriers on shift (started and not ended)")
+        on_shift.add_metric([], int(row["on_shift"]))
         stale = GaugeMetricFamily(
             "courier_couriers_stale_position",
-            "Couriers with an open order and no position reported for STALE_PING_SECONDS",
+            "Couriers on shift or with an open order and no position reported for STALE_PING_SECONDS",
         )
         stale.add_metric([], int(row["stale"]))
-        return [depth, oldest, failures, disabled, active, stale]
+        return [depth, oldest, failures, disabled, active, on_shift, stale]
 
 
 class _ProcessMetrics:

@@ -121,6 +121,7 @@ RESPONSE_SCHEMAS = {
             "items": {"enum": vocabulary.STATUSES},
             "description": "The statuses you may move this order to now (in lifecycle order)",
         },
+        proof={**ref("Proof"), "description": "In GET /customer/track-order: what proves the delivery"},
     ),
     "OrderPage": page_of("orders", "Order"),
     "OrderResult": shape(["message", "order"], message=STR, order=ref("Order")),
@@ -470,33 +471,34 @@ RESPONSE_SCHEMAS.update(
             ["order_id", "status", "proof"],
             order_id=ID,
             status={"enum": vocabulary.STATUSES},
-            proof=shape(
-                ["delivered", "delivered_at", "proved_by", "files"],
-                delivered=BOOL,
-                delivered_at=NULLABLE_TIME,
-                proved_by={
-                    "type": "array",
-                    "items": STR,
-                    "description": 'e.g. ["code"], ["photo", "signature"]',
-                },
-                files={
-                    "type": "array",
-                    "items": shape(
-                        ["proof_id", "kind", "status", "content_type", "size_bytes", "sha256", "captured_at"],
-                        proof_id=ID,
-                        kind={"enum": ["photo", "signature"]},
-                        status={
-                            "enum": vocabulary.STATUSES,
-                            "description": "Captured with this status change",
-                        },
-                        content_type=STR,
-                        size_bytes={"type": "integer", "minimum": 1},
-                        sha256={"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                        captured_at=TIME,
-                        url={"type": "string", "description": "Where to fetch the file"},
-                    ),
-                },
-            ),
+            proof=ref("Proof"),
+        ),
+        "Proof": shape(
+            ["delivered", "delivered_at", "proved_by", "files"],
+            delivered=BOOL,
+            delivered_at=NULLABLE_TIME,
+            proved_by={
+                "type": "array",
+                "items": STR,
+                "description": 'e.g. ["code"], ["photo", "signature"]',
+            },
+            files={
+                "type": "array",
+                "items": shape(
+                    ["proof_id", "kind", "status", "content_type", "size_bytes", "sha256", "captured_at"],
+                    proof_id=ID,
+                    kind={"enum": ["photo", "signature"]},
+                    status={
+                        "enum": vocabulary.STATUSES,
+                        "description": "Captured with this status change",
+                    },
+                    content_type=STR,
+                    size_bytes={"type": "integer", "minimum": 1},
+                    sha256={"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    captured_at=TIME,
+                    url={"type": "string", "description": "Where to fetch the file"},
+                ),
+            },
         ),
         "ImportReport": shape(
             ["import_id", "dry_run", "atomic", "rows", "valid", "invalid", "created", "results"],
@@ -659,7 +661,15 @@ CSV = {"text/csv": {"schema": STR}}
 JSON_DOC = {"application/json": {"schema": {"type": "object"}}}
 HTML, ANY = {"text/html": {"schema": STR}}, {"*/*": {"schema": STR}}
 BINARY = {"type": "string", "format": "binary"}
-LABEL = {"application/pdf": {"schema": BINARY}, "application/zpl": {"schema": STR}}
+# One media type (a range) for both label formats, so generated clients read either as bytes.
+LABEL = {
+    "application/*": {
+        "schema": {
+            **BINARY,
+            "description": "application/pdf, or application/zpl (ZPL II text) with ?format=zpl",
+        }
+    }
+}
 PROOF_ANSWER = {
     "application/json": {"schema": ref("OrderProof")},
     "image/jpeg": {"schema": BINARY},
@@ -676,7 +686,10 @@ POD_FORM = {
             "code": {
                 **STR,
                 "maxLength": 64,
-                "description": "The delivery code (as POD_REQUIRE asks; checked if sent)",
+                "description": (
+                    "The delivery code, checked if sent. Delivered needs what POD_REQUIRE asks (default `code`:"
+                    " a non-empty code; `photo`, `signature`, or `any` of the three): 400 when it is missing"
+                ),
             },
             "reason": {"enum": vocabulary.FAILURE_REASONS, "description": "Required with Failed Attempt"},
             "note": {**STR, "maxLength": 1000},

@@ -64,6 +64,11 @@ EMAIL = text(
     254,
     pattern=f"^[^@{WHITE_SPACE}]+@[^@{WHITE_SPACE}]+\\.[^@{WHITE_SPACE}]+$",
     **{"x-problem": "must be a valid email address"},
+    description=(
+        "An email address, stored in one spelling: NFKC, case-folded, trimmed. One holding a control, format"
+        " (zero-width, BOM, soft hyphen), surrogate, private-use or unassigned character (Unicode categories"
+        " Cc, Cf, Cs, Co, Cn) is refused with 400"
+    ),
 )
 # 8 to 72 characters and at most 72 bytes in UTF-8 (bcrypt reads 72 bytes; auth.hash_password checks it too).
 # JSON Schema counts characters, not bytes, so the byte limit is spelled by the widest character used: 72 ASCII
@@ -211,7 +216,13 @@ UPDATE_LOCATION = obj(
     location=text(255, nullable=True),
     order_id=identifier(nullable=True),
     recorded_at=text(
-        40, nullable=True, description="ISO 8601 date-time the device took the point (default: now)"
+        40,
+        nullable=True,
+        description=(
+            "ISO 8601 date-time the device took the point (default: now), as Python's datetime.fromisoformat"
+            " reads it; more than 30 s in the future, or a jump from the point before faster than"
+            " POSITION_MAX_SPEED_KMH (moves up to 250 m excepted), is 400"
+        ),
     ),
 )
 # A batch of buffered points (courier.positions): each needs coordinates and the time it was taken.
@@ -219,7 +230,14 @@ POINT = obj(
     ["latitude", "longitude", "recorded_at"],
     latitude={"type": "number", "minimum": -90, "maximum": 90},
     longitude={"type": "number", "minimum": -180, "maximum": 180},
-    recorded_at=text(40, description="ISO 8601 date-time the device took the point"),
+    recorded_at=text(
+        40,
+        description=(
+            "ISO 8601 date-time the device took the point, as Python's datetime.fromisoformat reads it; more"
+            " than 30 s in the future, or a jump faster than POSITION_MAX_SPEED_KMH (moves up to 250 m"
+            " excepted), rejects the batch with 400 naming the point"
+        ),
+    ),
 )
 LOCATION_BATCH = obj(["points"], points={"type": "array", "minItems": 1, "maxItems": 500, "items": POINT})
 RAISE_ISSUE = obj(["message"], message=text(5000), order_id=identifier(nullable=True))

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app
 
-from .db import execute, query
+from .db import execute, query, transaction
 from .errors import bad_request, conflict, not_found
 
 COURIER_COLUMNS = (
@@ -90,6 +90,7 @@ def parse_clock_time(name, raw):
         raise bad_request(f"{name} {problem}", "invalid_fields", {name: problem}) from None
 
 
+@transaction()
 def update_settings(courier_id, body):
     """An admin sets a courier's capacity, depot and/or shift hours. Call inside a transaction."""
     get_courier(courier_id, lock=True)
@@ -117,6 +118,7 @@ def update_settings(courier_id, body):
     return courier_json(get_courier(courier_id))
 
 
+@transaction()
 def start_shift(courier_id):
     """The courier starts their shift (409 if already on shift). Call inside a transaction."""
     courier = get_courier(courier_id, lock=True)
@@ -128,6 +130,7 @@ def start_shift(courier_id):
     return courier_json(get_courier(courier_id))
 
 
+@transaction()
 def end_shift(courier_id):
     """The courier ends their shift (409 if not on shift). Call inside a transaction."""
     courier = get_courier(courier_id, lock=True)

@@ -2,7 +2,7 @@
 
 from flask import current_app
 
-from . import eta, replica
+from . import eta, pod_files, replica
 from .db import query
 from .errors import not_found
 from .orders import ORDER_COLUMNS
@@ -143,9 +143,19 @@ def position_json(courier, rounding=None):
     return {"latitude": lat, "longitude": lng, "location": courier["location"], "at": courier["position_at"]}
 
 
+PROOF_STATUSES = ("Delivered", "Failed Attempt")
+NO_PROOF = {"delivered": False, "delivered_at": None, "proved_by": [], "files": []}
+
+
 def customer_view(order, courier):
     """The order, its full timeline, the courier's name and, while Out for Delivery, position and trail."""
     events = timeline(order["order_id"])
+    # Proof exists only after a Delivered or Failed Attempt event: ask for it only then.
+    if any(e["status"] in PROOF_STATUSES for e in events):
+        base = f"/customer/orders/{order['order_id']}/proof"
+        order = {**order, "proof": pod_files.proof_summary(order["order_id"], base)}
+    else:
+        order = {**order, "proof": dict(NO_PROOF, proved_by=[], files=[])}
     view = {
         "order": order,
         "events": [event_json(e) for e in events],

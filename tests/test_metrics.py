@@ -122,6 +122,24 @@ def test_couriers_with_an_open_order_and_no_recent_position_are_stale(metrics_cl
     assert value(scrape(metrics_client), "courier_couriers_stale_position") == 1
 
 
+def test_couriers_on_shift_without_a_recent_position_are_stale(metrics_client, world):
+    samples = scrape(metrics_client)
+    assert value(samples, "courier_couriers_on_shift") == 0
+    assert value(samples, "courier_couriers_stale_position") == 0
+    assert metrics_client.post("/delivery/shift/start", headers=world.erin.headers).status_code == 200
+    samples = scrape(metrics_client)
+    assert value(samples, "courier_couriers_on_shift") == 1
+    assert value(samples, "courier_couriers_active") == 0  # on shift, but carrying nothing
+    assert value(samples, "courier_couriers_stale_position") == 1  # erin has not pinged
+    pinged = metrics_client.patch(
+        "/delivery/update-location", json={"latitude": 51.5, "longitude": -0.12}, headers=world.erin.headers
+    )
+    assert pinged.status_code == 200, pinged.get_json()
+    assert value(scrape(metrics_client), "courier_couriers_stale_position") == 0
+    assert metrics_client.post("/delivery/shift/end", headers=world.erin.headers).status_code == 200
+    assert value(scrape(metrics_client), "courier_couriers_on_shift") == 0
+
+
 def test_open_live_streams_are_counted(metrics_client, world, orders):
     order = orders.place(world.alice)
     path = f"/customer/track-order/{order['order_id']}/events"

@@ -317,3 +317,25 @@ def test_a_photo_larger_than_the_json_body_limit_is_accepted(client, world, orde
     response = upload(client, world.dave, order_id, out.getvalue(), code=orders.code(order_id))
     assert response.status_code == 200, response.get_json()
     assert count(sql, "order_proofs") == 1
+
+
+def test_the_tracked_order_carries_its_proof_object(client, world, orders, out_for_delivery):
+    order_id = out_for_delivery["order_id"]
+    before = client.get(f"/customer/track-order/{order_id}", headers=world.alice.headers).get_json()
+    assert before["order"]["proof"] == {
+        "delivered": False,
+        "delivered_at": None,
+        "proved_by": [],
+        "files": [],
+    }
+    upload(client, world.dave, order_id, jpeg_with_exif(), png(), code=orders.code(order_id))
+    tracked = client.get(f"/customer/track-order/{order_id}", headers=world.alice.headers)
+    assert tracked.status_code == 200
+    proof = tracked.get_json()["order"]["proof"]
+    listed = client.get(f"/customer/orders/{order_id}/proof", headers=world.alice.headers).get_json()["proof"]
+    assert proof == listed  # the same object as GET .../proof
+    assert proof["delivered"] is True and proof["delivered_at"] is not None
+    assert [f["kind"] for f in proof["files"]] == ["photo", "signature"]
+    assert all(len(f["sha256"]) == 64 for f in proof["files"])
+    public = client.get(f"/track/{out_for_delivery['tracking_number']}").get_json()
+    assert "proof" not in public.get("order", public) or "files" not in str(public)
