@@ -472,3 +472,19 @@ def test_arriving_soon_preference_bad_input(client, world):
     assert_error(
         client.patch("/customer/preferences", json={"arriving_soon": True}, headers=world.dave.headers), 403
     )
+
+
+def test_an_impossible_jump_changes_no_eta(app, client, world, orders, sql, clock):
+    order = out_for_delivery(orders, world)
+    ping(client, world.dave, north_of(DEST, 5000))
+    before = eta_row(sql, order["order_id"])
+    app.config["POSITION_MAX_SPEED_KMH"] = 250
+    clock.advance(seconds=1)
+    response = client.patch(
+        "/delivery/update-location",
+        json={"latitude": DEST[0], "longitude": DEST[1]},
+        headers=world.dave.headers,
+    )
+    assert_error(response, 400, "invalid_point")
+    assert eta_row(sql, order["order_id"]) == before
+    assert events(sql, order["order_id"], "arrived") == []
