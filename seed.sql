@@ -69,7 +69,12 @@ INSERT INTO orders (order_id, tracking_number, customer_id, assigned_to, status,
   (8, 'CTM8R2T6V4Z1B9C3D5', 1, 1, 'Out for Delivery', 'Pine Road', NULL, NULL, NULL,
    '12 Market Street, Springfield', '3 Pine Road, Springfield', 'Mia Recipient', NULL,
    'Lamp', 2.000, NOW(6) - INTERVAL 4 HOUR, NULL,
-   40.715000, -74.009000, 40.725000, -73.995000, NULL, NULL);
+   40.715000, -74.009000, 40.725000, -73.995000, NULL, NULL),
+  -- Order 9, also out with Dave: the photo and signature proof example delivers it.
+  (9, 'CTP7H4N2X8W5K3R6T9', 1, 1, 'Out for Delivery', 'Cedar Court', NULL, NULL, NULL,
+   '12 Market Street, Springfield', '4 Cedar Court, Springfield', 'Noah Recipient', NULL,
+   'Vase', 1.500, NOW(6) - INTERVAL 3 HOUR, NULL,
+   40.715000, -74.009000, 40.718000, -74.004000, NULL, NULL);
 
 INSERT INTO order_events (order_id, type, status, note, location, latitude, longitude, actor_role, actor_id,
                           actor_name, created_at) VALUES
@@ -98,7 +103,11 @@ INSERT INTO order_events (order_id, type, status, note, location, latitude, long
   (8, 'created', 'Pending', 'Order placed', NULL, NULL, NULL, 'customer', 1, 'Alice Example', NOW(6) - INTERVAL 4 HOUR),
   (8, 'assignment', 'Assigned', 'Assigned to Dave Courier', NULL, NULL, NULL, 'admin', 1, 'admin', NOW(6) - INTERVAL 3 HOUR),
   (8, 'status', 'Picked Up', NULL, 'Market Street depot', NULL, NULL, 'delivery_person', 1, 'Dave Courier', NOW(6) - INTERVAL 2 HOUR),
-  (8, 'status', 'Out for Delivery', NULL, 'Pine Road', NULL, NULL, 'delivery_person', 1, 'Dave Courier', NOW(6) - INTERVAL 1 HOUR);
+  (8, 'status', 'Out for Delivery', NULL, 'Pine Road', NULL, NULL, 'delivery_person', 1, 'Dave Courier', NOW(6) - INTERVAL 1 HOUR),
+  (9, 'created', 'Pending', 'Order placed', NULL, NULL, NULL, 'customer', 1, 'Alice Example', NOW(6) - INTERVAL 3 HOUR),
+  (9, 'assignment', 'Assigned', 'Assigned to Dave Courier', NULL, NULL, NULL, 'admin', 1, 'admin', NOW(6) - INTERVAL 2 HOUR),
+  (9, 'status', 'Picked Up', NULL, 'Market Street depot', NULL, NULL, 'delivery_person', 1, 'Dave Courier', NOW(6) - INTERVAL 90 MINUTE),
+  (9, 'status', 'Out for Delivery', NULL, 'Cedar Court', NULL, NULL, 'delivery_person', 1, 'Dave Courier', NOW(6) - INTERVAL 30 MINUTE);
 
 INSERT INTO order_events (order_id, type, status, note, reason, location, actor_role, actor_id, actor_name, created_at)
 VALUES (6, 'status', 'Failed Attempt', 'Nobody home', 'recipient_unavailable', 'Pier Street', 'delivery_person', 2,

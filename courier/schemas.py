@@ -290,9 +290,10 @@ CONFIRM_DELIVERY = obj(
     location=text(255, nullable=True),
 )
 OVERRIDE_DELIVERY = obj(["reason"], reason=text(500, minLength=1))
-# An http(s) URL: a host name or IPv4 address, an optional port (0-65535), then printable ASCII.
+# An http(s) URL: a host name, an IPv4 address or a bracketed IPv6 address, an optional port (0-65535), then
+# printable ASCII. Which addresses a webhook may reach is checked after this (courier/webhooks.py).
 PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
-URL = rf"^https?://[A-Za-z0-9]([A-Za-z0-9._~-]*)(:{PORT})?([/?#][!-~]*)?$"
+URL = rf"^https?://([A-Za-z0-9][A-Za-z0-9._~-]*|\[[0-9A-Fa-f:.]+\])(:{PORT})?([/?#][!-~]*)?$"
 WEBHOOK_EVENTS = {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": EVENT_TYPES}}
 WEBHOOK = obj(
     ["url"],

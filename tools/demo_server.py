@@ -25,7 +25,15 @@ from courier.config import from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 # The demo's own settings (.env.example with SMS_PROVIDER=log), whatever the developer's .env says.
-DEMO_SETTINGS = {"SMS_PROVIDER": "log", "SMTP_HOST": "", "REDIS_URL": "", "RATELIMIT_ENABLED": "1"}
+# WEBHOOK_ALLOW_PRIVATE: a webhook URL's host must otherwise resolve, and these machines have no DNS; the demo
+# server runs no worker, so nothing is ever sent to the examples' URLs.
+DEMO_SETTINGS = {
+    "SMS_PROVIDER": "log",
+    "SMTP_HOST": "",
+    "REDIS_URL": "",
+    "RATELIMIT_ENABLED": "1",
+    "WEBHOOK_ALLOW_PRIVATE": "1",
+}
 
 
 def free_port():
