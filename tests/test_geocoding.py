@@ -1,13 +1,10 @@
 """Geocoding orders placed without coordinates: the worker asks a Nominatim-compatible service (geopy)."""
 
-import json
-import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from helpers import events, order_row
+from helpers import FakeService, events, order_row, serving
 
 from courier import worker
 
@@ -17,7 +14,7 @@ PLACES = {
 }
 
 
-class Nominatim(BaseHTTPRequestHandler):
+class Nominatim(FakeService):
     """Speaks Nominatim's /search?q=...&format=json: a list of places with lat/lon as strings."""
 
     queries = []
@@ -32,27 +29,14 @@ class Nominatim(BaseHTTPRequestHandler):
             return
         found = PLACES.get(query.get("q", [""])[0])
         places = [{"place_id": 1, "lat": found[0], "lon": found[1], "display_name": "x"}] if found else []
-        data = json.dumps(places).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.json(places)
 
 
 @pytest.fixture
 def nominatim():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Nominatim)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     Nominatim.queries = []
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(Nominatim) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -1,19 +1,16 @@
 """Travel times (straight line, or an OSRM-compatible /table service) and the courier's own route."""
 
-import json
-import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import assert_error
+from helpers import FakeService, assert_error, serving
 from test_dispatch import DEPOT_A, DEPOT_B, START, T0, place, set_courier
 
 from courier import routing
 
 
-class OsrmTable(BaseHTTPRequestHandler):
+class OsrmTable(FakeService):
     """Speaks OSRM's /table/v1/driving/lng,lat;... format: every trip takes 600 s and 5 km."""
 
     requests = []
@@ -31,27 +28,14 @@ class OsrmTable(BaseHTTPRequestHandler):
             "durations": [[0 if i == j else 600 for j in range(n)] for i in range(n)],
             "distances": [[0 if i == j else 5000 for j in range(n)] for i in range(n)],
         }
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.json(body)
 
 
 @pytest.fixture
 def osrm():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), OsrmTable)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     OsrmTable.requests = []
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(OsrmTable) as url:
+        yield url
 
 
 @pytest.fixture
