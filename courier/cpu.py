@@ -9,6 +9,7 @@ while logins use whatever is left. Outside gevent it is a plain call.
 import os
 
 from .config import setting
+from .errors import ApiError
 
 _pool = None
 
@@ -61,8 +62,6 @@ def run_unauthenticated(fn, *args):
     """fn(*args) once no more than UNAUTHENTICATED_AT_ONCE other unauthenticated hashes run in this process."""
     global _unauthenticated
     import threading  # patched by gevent under gunicorn: then a greenlet-aware semaphore
-
-    from .errors import ApiError
 
     if _unauthenticated is None:
         _unauthenticated = threading.BoundedSemaphore(UNAUTHENTICATED_AT_ONCE)

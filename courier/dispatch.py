@@ -5,7 +5,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
-from . import eta, lifecycle, routing, shifts, solver
+from . import eta, events, lifecycle, routing, shifts, solver
 from .auth import Caller
 from .db import execute, query, transaction
 from .errors import ApiError, bad_request, conflict, not_found
@@ -471,7 +471,7 @@ def auto_assign(order_id, config):
     metres, courier = best
     lifecycle.set_status(order_id, "Assigned", assigned_to=courier["delivery_person_id"])
     note = f"Automatically assigned to {courier['name']} (nearest on-shift courier, {metres / 1000:.1f} km)"
-    lifecycle.add_event(order_id, "assignment", "Assigned", SYSTEM, note=note)
+    events.add_event(order_id, "assignment", "Assigned", SYSTEM, note=note)
     return courier["delivery_person_id"]
 
 

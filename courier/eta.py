@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 import numpy
 from flask import current_app, g
 
-from . import notifications, routing, webhooks
+from . import events, notifications, routing, webhooks
 from .auth import Caller
 from .db import execute, in_transaction, query, transaction
 from .vocabulary import FINAL
@@ -146,9 +146,7 @@ def _moved(before, after):
 
 
 def _event(order, type_, note, lat=None, lng=None):
-    from .lifecycle import add_event  # noqa: PLC0415 (lifecycle imports this module)
-
-    return add_event(order["order_id"], type_, order["status"], SYSTEM, note=note, lat=lat, lng=lng)
+    return events.add_event(order["order_id"], type_, order["status"], SYSTEM, note=note, lat=lat, lng=lng)
 
 
 def _late_risk_webhook(order):

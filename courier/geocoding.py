@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from geopy.exc import GeocoderQueryError, GeopyError
 from geopy.geocoders import Nominatim
 
-from . import lifecycle
+from . import events
 from .db import execute, query, transaction
 from .dispatch import SYSTEM
 
@@ -83,7 +83,7 @@ def geocode_one(client):
         if row["delivery_latitude"] is None:
             parts.append(_describe("Delivery", delivery))
         note = "Geocoded: " + "; ".join(parts)
-        lifecycle.add_event(row["order_id"], "note", row["status"], SYSTEM, note=note)
+        events.add_event(row["order_id"], "note", row["status"], SYSTEM, note=note)
     return True
 
 

@@ -19,7 +19,7 @@ import pymysql
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import lifecycle, notifications, orders, proof, schemas
+from . import events, notifications, orders, proof, schemas
 from .db import execute, get_db, query, transaction
 from .errors import ApiError, bad_request, conflict
 from .export import cell
@@ -360,7 +360,7 @@ def run_import(caller, data, own_customer_id, dry_run, atomic, key):
         return stored.pop("_status"), stored, True
     report["import_id"] = import_id
     good = [(entry, body, customer_id) for entry, body, customer_id, _ in checked if "errors" not in entry]
-    actor_name = lifecycle.actor_name(caller)
+    actor_name = events.actor_name(caller)
     size = config["IMPORT_BATCH_ROWS"]
     try:
         for start in range(0, len(good), size):

@@ -1,11 +1,11 @@
 """The order lifecycle: every change of an order's status, each one evented, under the order's row lock, in
 a transaction of its own (see courier/db.py). Who may make which move is vocabulary.TRANSITIONS."""
 
-from . import eta, notifications, pod_files
-from .auth import ACCOUNTS
+from . import eta, pod_files
 from .db import execute, query, require_transaction, transaction
 from .errors import ApiError, bad_request, conflict, not_found
-from .vocabulary import ADMIN, FINAL, TRANSITIONS, allowed_next
+from .events import add_event
+from .vocabulary import FINAL, TRANSITIONS, allowed_next
 
 
 def check_transition(status, to, role):
@@ -24,46 +24,6 @@ def check_transition(status, to, role):
         current_status=status,
         allowed=allowed,
     )
-
-
-def actor_name(caller):
-    """The caller's display name, recorded on the events they cause."""
-    if caller.role not in ACCOUNTS:  # "system": automatic dispatch, geocoding
-        return "System"
-    table, id_column, _ = ACCOUNTS[caller.role]
-    name_column = "username" if caller.role == ADMIN else "name"
-    row = query(f"SELECT {name_column} AS name FROM {table} WHERE {id_column} = %s", (caller.id,), one=True)
-    return row["name"] if row else None
-
-
-def add_event(
-    order_id, type_, status, actor, note=None, location=None, reason=None, lat=None, lng=None, proved_by=None
-):
-    """Append one event to an order's timeline (events are never edited or deleted).
-
-    proved_by: on a Delivered event, how delivery was proven ("code" or "admin_override").
-    """
-    event_id, _ = execute(
-        "INSERT INTO order_events (order_id, type, status, note, reason, location, latitude, longitude,"
-        " actor_role, actor_id, actor_name, proof) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            order_id,
-            type_,
-            status,
-            note,
-            reason,
-            location,
-            lat,
-            lng,
-            actor.role,
-            actor.id,
-            actor_name(actor),
-            proved_by,
-        ),
-    )
-    # The event's notifications are queued in this same transaction (the outbox): both commit or neither.
-    notifications.on_order_event(order_id, event_id, type_, status)
-    return event_id
 
 
 def lock_order(order_id):

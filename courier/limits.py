@@ -13,10 +13,15 @@ import threading
 import time
 
 import jwt as pyjwt
+import pymysql
 from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.storage import MemoryStorage, RedisStorage, Storage
+
+from . import emails
+from .auth import find_account
+from .errors import ApiError
 
 log = logging.getLogger(__name__)
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
@@ -118,12 +123,6 @@ def login_limit_per_ip():
 def _account_of(field, value):
     """The account row a login names, as the login itself finds it ("role:id"), so every spelling the
     database matches (case, accents, width) shares one counter; else the normalised spelling."""
-    import pymysql
-
-    from . import emails
-    from .auth import find_account
-    from .errors import ApiError
-
     try:
         name = emails.normalise(value) if field == "email" else value.strip()
         role, row = find_account(**{field: name})

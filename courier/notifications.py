@@ -89,8 +89,6 @@ def _wants_customer(event_type, config):
 
 def anyone_told(event_type):
     """Whether an event of this type queues anything at all (a webhook subscribed, or email/SMS configured)."""
-    from . import webhooks  # at call time: webhooks imports this module
-
     return bool(webhooks.subscribers(event_type)) or _wants_customer(event_type, current_app.config)
 
 

@@ -11,7 +11,7 @@ from flask import current_app
 from . import dispatch, pagination, proof, shifts
 from .db import execute, query, transaction
 from .errors import conflict
-from .lifecycle import add_event
+from .events import add_event
 from .validation import clean
 from .vocabulary import COURIER, CUSTOMER, allowed_next
 

@@ -26,6 +26,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from . import proof
 from .db import execute, query
 from .errors import ApiError, bad_request, not_found
+from .vocabulary import FAILURE_REASONS
 
 KINDS = ("photo", "signature")
 FORM_FIELDS = ("status", "code", "note", "location", "reason")
@@ -223,8 +224,6 @@ def parse_form(config):
         problem = "must be one of: " + ", ".join(STATUSES)
         raise bad_request(f"status {problem}", "invalid_fields", {"status": problem})
     reason = _text(form, "reason", 40)
-    from .vocabulary import FAILURE_REASONS
-
     if reason is not None and reason not in FAILURE_REASONS:
         problem = "must be one of: " + ", ".join(FAILURE_REASONS)
         raise bad_request(f"reason {problem}", "invalid_fields", {"reason": problem})

@@ -24,7 +24,7 @@ from flask.cli import with_appcontext
 from . import eta
 from .db import execute, query, transaction
 from .errors import bad_request, conflict, not_found
-from .lifecycle import actor_name
+from .events import actor_name
 
 log = logging.getLogger(__name__)
 
