@@ -101,6 +101,8 @@ def _order_and_courier(columns, where, args):
     if row is None:
         return None, None
     courier = {key[2:]: row.pop(key) for key in list(row) if key.startswith("c_")}
+    if "late_risk" in row:  # a TINYINT(1) column: the API says true or false
+        row["late_risk"] = bool(row["late_risk"])
     return row, (courier if courier["delivery_person_id"] is not None else None)
 
 

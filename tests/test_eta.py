@@ -488,3 +488,10 @@ def test_an_impossible_jump_changes_no_eta(app, client, world, orders, sql, cloc
     assert_error(response, 400, "invalid_point")
     assert eta_row(sql, order["order_id"]) == before
     assert events(sql, order["order_id"], "arrived") == []
+
+
+def test_tracked_order_says_late_risk_as_a_boolean(client, world, orders):
+    oid = orders.place(world.alice)["order_id"]
+    tracked = client.get(f"/customer/track-order/{oid}", headers=world.alice.headers)
+    assert tracked.status_code == 200
+    assert tracked.get_json()["order"]["late_risk"] is False
