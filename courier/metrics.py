@@ -117,6 +117,10 @@ COURIERS_SQL = (
 )
 
 
+# Late-risk orders (courier.eta): few rows carry the flag, and ix_orders_late_risk finds them.
+LATE_RISK_SQL = "SELECT COUNT(*) AS n FROM orders WHERE late_risk = 1 AND closed_at IS NULL"
+
+
 class DatabaseCollector:
     """Gauges read from the database at each scrape; `courier_metrics_database_up` 0 when it cannot."""
 
@@ -184,7 +188,12 @@ class DatabaseCollector:
             "Couriers on shift or with an open order and no position reported for STALE_PING_SECONDS",
         )
         stale.add_metric([], int(row["stale"]))
-        return [depth, oldest, failures, disabled, active, on_shift, stale]
+        late = GaugeMetricFamily(
+            "courier_orders_late_risk",
+            "Open orders whose latest ETA passes their delivery window's end (or SLA_HOURS after placement)",
+        )
+        late.add_metric([], int(db.query(LATE_RISK_SQL, one=True)["n"]))
+        return [depth, oldest, failures, disabled, active, on_shift, stale, late]
 
 
 class _ProcessMetrics:

@@ -140,6 +140,15 @@ def test_couriers_on_shift_without_a_recent_position_are_stale(metrics_client, w
     assert value(scrape(metrics_client), "courier_couriers_on_shift") == 0
 
 
+def test_late_risk_orders_are_counted(metrics_client, world, orders, sql):
+    open_order = orders.place(world.alice)["order_id"]
+    closed = orders.place(world.alice)["order_id"]
+    assert value(scrape(metrics_client), "courier_orders_late_risk") == 0
+    sql("UPDATE orders SET late_risk = 1 WHERE order_id IN (%s, %s)", (open_order, closed))
+    sql("UPDATE orders SET closed_at = UTC_TIMESTAMP(6) WHERE order_id = %s", (closed,))
+    assert value(scrape(metrics_client), "courier_orders_late_risk") == 1
+
+
 def test_open_live_streams_are_counted(metrics_client, world, orders):
     order = orders.place(world.alice)
     path = f"/customer/track-order/{order['order_id']}/events"
