@@ -70,12 +70,13 @@ EMAIL = text(
         " Cc, Cf, Cs, Co, Cn) is refused with 400"
     ),
 )
-# 8 to 72 characters and at most 72 bytes in UTF-8 (bcrypt reads 72 bytes; auth.hash_password checks it too).
-# JSON Schema counts characters, not bytes, so the byte limit is spelled by the widest character used: 72 ASCII
-# characters, 36 up to U+07FF (2 bytes each), 24 in the rest of the BMP (3 bytes), 18 of any kind (4 bytes).
+# 8 to 72 bytes in UTF-8 (bcrypt reads 72 bytes; auth.hash_password checks both ends). JSON Schema counts
+# characters, not bytes, so the byte limit is spelled by the widest character used: 72 ASCII characters, 36 up
+# to U+07FF (2 bytes each), 24 in the rest of the BMP (3 bytes), 18 of any kind (4 bytes); the least is 8 bytes,
+# which two 4-byte characters already make: the schema says 2 characters and the description says 8 bytes.
 PASSWORD = {
     "type": "string",
-    "minLength": 8,
+    "minLength": 2,
     "maxLength": 72,
     "anyOf": [
         {"pattern": "^[\\u0000-\\u007f]*$"},
@@ -84,10 +85,10 @@ PASSWORD = {
         {"maxLength": 18},
     ],
     "description": (
-        "8 to 72 characters and at most 72 bytes in UTF-8 (bcrypt's limit): up to 72 ASCII characters, "
+        "8 to 72 bytes in UTF-8 (bcrypt's limit; fewer than 8 bytes is 400): up to 72 ASCII characters, "
         "36 if any is beyond ASCII up to U+07FF, 24 if any is beyond that in the BMP, 18 otherwise"
     ),
-    "x-problem": "must be 8 to 72 characters and at most 72 bytes (UTF-8)",
+    "x-problem": "must be 8 to 72 bytes (UTF-8)",
 }
 PHONE = text(40, nullable=True, pattern=r"^\+?[0-9 ()./-]{3,40}$", **{"x-problem": "must be a phone number"})
 LATITUDE = {"type": ["number", "null"], "minimum": -90, "maximum": 90}

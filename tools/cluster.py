@@ -215,6 +215,15 @@ class Cluster:
         proc = self.procs[name]
         os.killpg(proc.pid, sig)
         proc.wait(timeout=10)
+        # The workers die with their master, but not in the same instant: the node is gone once its port
+        # refuses connections (until then a connection could still land in a dying worker's backlog).
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.nodes[name]), timeout=0.2).close()
+            except OSError:
+                return
+            time.sleep(0.02)
 
     def stop(self):
         stop_processes({name: proc.pid for name, proc in self.procs.items() if proc.poll() is None})
