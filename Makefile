@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app1
 
 .PHONY: run serve bench bench-dispatch test lint format venv venv-dev env db check-db clean fuzz postman chromium \
-	zbar screenshots cluster cluster-stop haproxy bench-cluster image image-test \
+	test-tools screenshots cluster cluster-stop haproxy bench-cluster image image-test \
 	podman contract contract-tools
 
 run: venv env check-db  ## Start the API on http://127.0.0.1:5000 with the demo data, and a notification worker
@@ -45,7 +45,7 @@ bench: venv env check-db  ## Load-test the production server with wrk on 1k and 
 bench-dispatch: venv env  ## Dispatch quality and speed only: VROOM versus nearest neighbour, 200 and 1,000 orders
 	$(BIN)/python bench/dispatch.py
 
-test: venv-dev check-db chromium zbar haproxy  ## Lint, then run the test suite (browser tests included) against a throwaway database
+test: venv-dev check-db chromium test-tools haproxy  ## Lint, then run the test suite (browser tests included) against a throwaway database
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 --dist loadscope
@@ -73,13 +73,18 @@ image: podman  ## Build the image localhost/courier-tracking:latest with podman 
 image-test: venv-dev podman check-db  ## Build the image and run it against this machine's MariaDB and Redis
 	$(BIN)/pytest -q -p no:randomly -p no:cacheprovider container/test_image.py -s
 
-# The label tests read the printed barcodes back with zbar (pyzbar loads Debian's libzbar0).
-zbar:  ## Install Debian's libzbar0 for the label tests if it is missing (needs root)
-	@ldconfig -p | grep -q 'libzbar\.so\.0' || { \
-		echo "libzbar0 is missing: installing Debian's libzbar0 for the label tests (apt-get, as root)"; \
+# Debian tools the tests use: zbar (pyzbar reads the labels' barcodes back), curl (the README's examples run as a
+# test) and openssl (a test certificate for SMTP over TLS). Never skipped: installed when missing.
+test-tools:  ## Install Debian's libzbar0, curl and openssl for the tests if any is missing (needs root)
+	@missing=""; \
+	ldconfig -p | grep -q 'libzbar\.so\.0' || missing="$$missing libzbar0"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	[ -z "$$missing" ] || { \
+		echo "Installing Debian's$$missing for the tests (apt-get, as root)"; \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get update -qq && apt-get install -y -qq libzbar0 >/dev/null || { \
-			echo "Could not install libzbar0: run 'apt-get install libzbar0' as root"; exit 1; }; }
+		apt-get update -qq && apt-get install -y -qq $$missing >/dev/null || { \
+			echo "Could not install$$missing: run 'apt-get install$$missing' as root"; exit 1; }; }
 
 screenshots: venv-dev check-db chromium  ## Run the browser tests and refresh the README's docs/screenshots/*.png
 	UPDATE_DOC_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser

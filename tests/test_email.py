@@ -230,7 +230,7 @@ def test_permanent_refusal_parks_at_once(app, world, orders, sql):
 def tls_files(tmp_path, monkeypatch):
     """A self-signed certificate for 127.0.0.1 that the app's SMTP client trusts (SSL_CERT_FILE)."""
     if not shutil.which("openssl"):
-        pytest.skip("openssl is needed to make a test certificate")
+        pytest.fail("openssl is needed to make a test certificate: `make test-tools` installs it")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
