@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import bcrypt
 import pymysql
 import pytest
+import redis
 
 from app1 import create_app
 from courier import db as dbmod
@@ -308,3 +309,19 @@ def world(auth):
         erin: User
 
     return World(auth.admin(), auth.customer(), auth.customer(), auth.courier(), auth.courier())
+
+
+# Redis database 15 is the tests' own: limit counters shared across processes live under a per-test prefix.
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def prefix():
+    """A Redis key prefix of this test alone; its keys are deleted afterwards."""
+    value = f"test-{uuid.uuid4().hex}"
+    yield value
+    conn = redis.Redis.from_url(REDIS_URL)
+    keys = list(conn.scan_iter(f"*{value}*"))
+    if keys:
+        conn.delete(*keys)
+    conn.close()

@@ -14,9 +14,8 @@ import time
 import uuid
 
 import bcrypt
-import pytest
 import redis
-from conftest import PASSWORD, TEST_DB, _config, connect
+from conftest import PASSWORD, REDIS_URL, TEST_DB, _config, connect
 from helpers import assert_error, count
 from test_db_outage import Proxy
 
@@ -24,7 +23,6 @@ from app1 import create_app
 from courier import limits as limitsmod
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REDIS_URL = "redis://127.0.0.1:6379/15"
 DEEP = "[" * 100_000
 
 
@@ -264,17 +262,6 @@ def in_another_process(config, bodies):
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
-
-
-@pytest.fixture
-def prefix():
-    value = f"test-{uuid.uuid4().hex}"
-    yield value
-    conn = redis.Redis.from_url(REDIS_URL)
-    keys = list(conn.scan_iter(f"*{value}*"))
-    if keys:
-        conn.delete(*keys)
-    conn.close()
 
 
 def test_a_malformed_login_does_not_switch_the_shared_limiter_off(auth, prefix):

@@ -6,18 +6,15 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-import redis
-from conftest import TEST_DB, _config
+from conftest import REDIS_URL, TEST_DB, _config
 
 from app1 import create_app
 from courier import auth as authmod
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = "redis://127.0.0.1:6379/15"
 INVALID = {"error": "Invalid credentials", "code": "invalid_credentials"}
 
 # A second process: its own app on the same configuration, making the given login attempts.
@@ -55,18 +52,6 @@ def child_config(**extra):
         "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
         **extra,
     }
-
-
-@pytest.fixture
-def prefix():
-    """A Redis key prefix of this test alone; its keys are deleted afterwards."""
-    value = f"test-{uuid.uuid4().hex}"
-    yield value
-    conn = redis.Redis.from_url(REDIS_URL)
-    keys = list(conn.scan_iter(f"*{value}*"))
-    if keys:
-        conn.delete(*keys)
-    conn.close()
 
 
 def test_failed_logins_per_account_get_429_with_retry_after(client, auth):
